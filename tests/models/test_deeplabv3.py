@@ -1,0 +1,67 @@
+import keras
+import numpy as np
+import pytest
+
+from kerasseg import deeplabv3, deeplabv3plus
+from tests.models.helpers import assert_round_trip, fit_and_score
+
+
+@pytest.mark.parametrize("builder", [deeplabv3, deeplabv3plus])
+@pytest.mark.parametrize("num_classes", [1, 3])
+@pytest.mark.parametrize("size", [(32, 32), (64, 48)])
+def test_builds_predicts_and_round_trips(builder, num_classes, size, tmp_path):
+    model = builder(input_shape=(*size, 3), num_classes=num_classes, backbone="tiny",
+                    aspp_filters=16)
+    images = np.random.default_rng(0).random((2, *size, 3), dtype=np.float32)
+    assert model.predict(images, verbose=0).shape == (2, *size, num_classes)
+    assert_round_trip(model, tmp_path, images)
+
+
+@pytest.mark.parametrize("backbone, output_stride", [
+    ("tiny", 8), ("tiny", 16), ("mobilenetv2", 8), ("mobilenetv2", 16), ("resnet50", 16),
+])
+def test_output_stride_sets_the_aspp_resolution(backbone, output_stride):
+    model = deeplabv3plus(input_shape=(64, 64, 3), backbone=backbone,
+                          output_stride=output_stride, aspp_filters=32, decoder_filters=32)
+    aspp_input = model.get_layer("deeplabv3plus_aspp_1x1_conv").input
+    assert aspp_input.shape[1:3] == (64 // output_stride, 64 // output_stride)
+    assert model.predict(np.zeros((1, 64, 64, 3)), verbose=0).shape == (1, 64, 64, 1)
+
+
+def test_atrous_rates_default_and_double_at_stride_8():
+    names = {layer.name for layer in deeplabv3(input_shape=(32, 32, 3), backbone="tiny").layers}
+    assert {"deeplabv3_aspp_rate6_conv", "deeplabv3_aspp_rate18_conv"} <= names
+    model = deeplabv3(input_shape=(32, 32, 3), backbone="tiny", output_stride=8)
+    assert model.get_layer("deeplabv3_aspp_rate12_conv").dilation_rate == (12, 12)
+
+
+def test_image_pooling_branch_and_mobilenet_round_trip(tmp_path):
+    model = deeplabv3(input_shape=(None, None, 3), num_classes=2, backbone="mobilenetv2",
+                      aspp_filters=32)
+    assert isinstance(model.get_layer("deeplabv3_aspp_image_pool"),
+                      keras.layers.GlobalAveragePooling2D)
+    assert_round_trip(model, tmp_path, np.random.default_rng(0).random((1, 64, 96, 3)))
+
+
+def test_inference_output_does_not_depend_on_batch_companions():
+    """Inference-mode BatchNorm: an image's output is the same alone or in a batch."""
+    model = deeplabv3plus(input_shape=(32, 32, 3), backbone="tiny", aspp_filters=16)
+    images = np.random.default_rng(0).random((3, 32, 32, 3), dtype=np.float32)
+    np.testing.assert_allclose(model.predict(images, verbose=0)[:1],
+                               model.predict(images[:1], verbose=0), atol=1e-5)
+
+
+def test_bad_output_stride_and_size():
+    with pytest.raises(ValueError, match="output_stride"):
+        deeplabv3(backbone="tiny", output_stride=32)
+    with pytest.raises(ValueError, match=r"height 72 is not a multiple of 16.*64 or 80"):
+        deeplabv3plus(input_shape=(72, 64, 3), backbone="tiny")
+
+
+@pytest.mark.train
+@pytest.mark.parametrize("builder", [deeplabv3, deeplabv3plus])
+def test_learns_real_ph2_lesions(builder, ph2_small):
+    images, masks = ph2_small[0][:4], ph2_small[1][:4]
+    model = builder(input_shape=(64, 64, 3), num_classes=1, backbone="tiny", output_stride=8,
+                    aspp_filters=64, dropout=0.0)
+    assert fit_and_score(model, images, masks, epochs=120) > 0.9
