@@ -79,7 +79,7 @@ class _SegmentationLoss(keras.losses.Loss):
                 "class_weights": self.class_weights, "ignore_index": self.ignore_index}
 
 
-@keras.saving.register_keras_serializable(package="kerasseg")
+@keras.saving.register_keras_serializable(package="kerasseg.losses")
 class CrossEntropy(_SegmentationLoss):
     """Per-pixel cross-entropy: binary (sigmoid) for one channel, categorical (softmax) for more.
 
@@ -123,7 +123,7 @@ class CrossEntropy(_SegmentationLoss):
         return total / ops.maximum(ops.sum(valid, axis=(1, 2, 3)), 1.0)
 
 
-@keras.saving.register_keras_serializable(package="kerasseg")
+@keras.saving.register_keras_serializable(package="kerasseg.losses")
 class Focal(_SegmentationLoss):
     """Focal loss (Lin et al., 2017): cross-entropy scaled by (1 - p_true)**gamma.
 
@@ -156,7 +156,7 @@ class Focal(_SegmentationLoss):
         return {**super().get_config(), "gamma": self.gamma}
 
 
-@keras.saving.register_keras_serializable(package="kerasseg")
+@keras.saving.register_keras_serializable(package="kerasseg.losses")
 class Tversky(_SegmentationLoss):
     """Tversky loss (Salehi et al., 2017): 1 - TP / (TP + alpha FP + beta FN), soft, per image.
 
@@ -196,7 +196,7 @@ class Tversky(_SegmentationLoss):
                 "smooth": self.smooth}
 
 
-@keras.saving.register_keras_serializable(package="kerasseg")
+@keras.saving.register_keras_serializable(package="kerasseg.losses")
 class Dice(Tversky):
     """Soft Dice loss, 1 - 2 TP / (2 TP + FP + FN), per image (Milletari et al., 2016).
 
@@ -211,7 +211,7 @@ class Dice(Tversky):
                          **kwargs)
 
 
-@keras.saving.register_keras_serializable(package="kerasseg")
+@keras.saving.register_keras_serializable(package="kerasseg.losses")
 class Jaccard(Tversky):
     """Soft Jaccard (IoU) loss, 1 - TP / (TP + FP + FN), per image.
 
@@ -226,7 +226,7 @@ class Jaccard(Tversky):
                          **kwargs)
 
 
-@keras.saving.register_keras_serializable(package="kerasseg")
+@keras.saving.register_keras_serializable(package="kerasseg.losses")
 class CombinedLoss(keras.losses.Loss):
     """A weighted sum of losses, e.g. cross-entropy + Dice.
 

@@ -112,7 +112,7 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
                 "class_id": self.class_id, "ignore_index": self.ignore_index}
 
 
-@keras.saving.register_keras_serializable(package="kerasseg")
+@keras.saving.register_keras_serializable(package="kerasseg.metrics")
 class Dice(_ConfusionMatrixMetric):
     """Dice coefficient (F1), 2 TP / (2 TP + FP + FN), over all pixels seen.
 
@@ -134,7 +134,7 @@ class Dice(_ConfusionMatrixMetric):
         return 2 * tp, 2 * tp + fp + fn
 
 
-@keras.saving.register_keras_serializable(package="kerasseg")
+@keras.saving.register_keras_serializable(package="kerasseg.metrics")
 class IoU(_ConfusionMatrixMetric):
     """Intersection over union (Jaccard), TP / (TP + FP + FN); mean IoU for classes.
 
@@ -150,7 +150,7 @@ class IoU(_ConfusionMatrixMetric):
         return tp, tp + fp + fn
 
 
-@keras.saving.register_keras_serializable(package="kerasseg")
+@keras.saving.register_keras_serializable(package="kerasseg.metrics")
 class Sensitivity(_ConfusionMatrixMetric):
     """Sensitivity (recall), TP / (TP + FN).
 
@@ -166,7 +166,7 @@ class Sensitivity(_ConfusionMatrixMetric):
         return tp, tp + fn
 
 
-@keras.saving.register_keras_serializable(package="kerasseg")
+@keras.saving.register_keras_serializable(package="kerasseg.metrics")
 class Specificity(_ConfusionMatrixMetric):
     """Specificity, TN / (TN + FP).
 
@@ -182,7 +182,7 @@ class Specificity(_ConfusionMatrixMetric):
         return tn, tn + fp
 
 
-@keras.saving.register_keras_serializable(package="kerasseg")
+@keras.saving.register_keras_serializable(package="kerasseg.metrics")
 class PixelAccuracy(_ConfusionMatrixMetric):
     """The fraction of pixels whose predicted class is right.
 

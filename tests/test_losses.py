@@ -99,8 +99,9 @@ def test_compiled_losses_and_metrics_survive_save_and_load(tmp_path):
     from kerasseg import metrics
 
     model = unet(input_shape=(16, 16, 3), filters=4, depth=2)
-    loss = losses.CombinedLoss([losses.CrossEntropy(class_weights=[1.0, 2.0]), losses.Focal(gamma=1.5)],
-                               weights=[1.0, 0.5])
+    # Dice is both a loss and a metric: their registered names must not collide.
+    loss = losses.CombinedLoss([losses.CrossEntropy(class_weights=[1.0, 2.0]), losses.Dice(),
+                                losses.Focal(gamma=1.5)], weights=[1.0, 1.0, 0.5])
     model.compile(optimizer="adam", loss=loss, metrics=[metrics.Dice(), metrics.IoU()])
     rng = np.random.default_rng(0)
     images, masks = rng.random((4, 16, 16, 3)), (rng.random((4, 16, 16, 1)) > 0.5).astype("float32")
