@@ -21,6 +21,19 @@ def _demo(args):
     return 0
 
 
+def _data_check(args):
+    import json
+
+    from kerasseg.data.check import check, format_report
+
+    report = check(args.dataset, args.root, masks_dir=args.masks, mask_suffix=args.mask_suffix)
+    print(format_report(report))
+    if args.report:
+        with open(args.report, "w") as f:
+            json.dump(report, f, indent=2)
+    return 1 if report["problems"] else 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="kerasseg",
@@ -53,6 +66,22 @@ def build_parser():
     demo.add_argument("--seed", type=int, default=default["seed"],
                       help=f"random seed (default: {default['seed']})")
     demo.set_defaults(run=_demo)
+
+    data = commands.add_parser("data", help="inspect datasets").add_subparsers(
+        dest="data_command", metavar="DATA_COMMAND", required=True)
+    check = data.add_parser(
+        "check", help="read every image/mask pair and report sizes, mask values, coverage, problems",
+        description="Read every image/mask pair of a dataset at full size and report counts, "
+                    "image sizes, mask values, lesion/object coverage and each bad file. Exits 1 "
+                    "if any problem was found.")
+    check.add_argument("root", help="the dataset folder (for --dataset folder: the images folder)")
+    check.add_argument("--dataset", required=True,
+                       choices=["ph2", "mads", "oxford_pets", "pennfudan", "folder"])
+    check.add_argument("--masks", help="for --dataset folder: the masks folder (default: ROOT)")
+    check.add_argument("--mask-suffix", default="",
+                       help="for --dataset folder: what mask names add to image names, e.g. _mask")
+    check.add_argument("--report", help="also write the report as JSON to this file")
+    check.set_defaults(run=_data_check)
     return parser
 
 
@@ -76,7 +105,7 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return args.run(args)
-    except ValueError as error:
+    except ValueError as error:  # includes kerasseg.data.DataError
         print(f"kerasseg {args.command}: error: {error}", file=sys.stderr)
         return 2
 

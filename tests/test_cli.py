@@ -41,3 +41,44 @@ def test_demo_command_end_to_end(tmp_path):
 def test_demo_bad_image_size_is_a_clear_error(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--image-size", "30"]) == 2
     assert "not a multiple of 8" in capsys.readouterr().err
+
+
+def test_data_check_reports_real_ph2_without_tensorflow(data_root, tmp_path):
+    import json
+
+    code = ("import sys, json\n"
+            "from kerasseg.cli import main\n"
+            f"status = main(['data', 'check', {data_root + '/ph2'!r}, '--dataset', 'ph2', "
+            f"'--report', {str(tmp_path / 'r.json')!r}])\n"
+            "assert 'tensorflow' not in sys.modules\n"
+            "sys.exit(status)\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "160 found, 160 readable" in result.stdout and "problems     none" in result.stdout
+    with open(tmp_path / "r.json") as f:
+        report = json.load(f)
+    assert report["mask_values"] == [0, 1] and 0.2 < report["coverage"]["mean"] < 0.5
+
+
+def test_data_check_names_each_bad_file_and_exits_1(data_root, tmp_path, capsys):
+    import shutil
+
+    from PIL import Image
+
+    source = os.path.join(data_root, "pennfudan", "PennFudanPed")
+    base = tmp_path / "PennFudanPed"
+    shutil.copytree(source, base, ignore=shutil.ignore_patterns("PennPed*"))
+    names = sorted(os.listdir(base / "PNGImages"))
+    Image.open(base / "PedMasks" / names[0].replace(".png", "_mask.png")).resize((10, 10)).save(
+        base / "PedMasks" / names[0].replace(".png", "_mask.png"))
+    (base / "PNGImages" / names[1]).write_bytes(b"not a png")
+    assert main(["data", "check", str(tmp_path), "--dataset", "pennfudan"]) == 1
+    out = capsys.readouterr().out
+    assert f"{names[0].replace('.png', '_mask.png')}: mask is 10x10" in out
+    assert f"{names[1]}: cannot decode image" in out
+    assert "problems     2" in out
+
+
+def test_data_check_empty_root_is_a_clear_error(tmp_path, capsys):
+    assert main(["data", "check", str(tmp_path), "--dataset", "ph2"]) == 2
+    assert "no PH2 layout here" in capsys.readouterr().err

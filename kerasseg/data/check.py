@@ -1,0 +1,96 @@
+"""`kerasseg data check`: read every pair of a dataset and report what is there and what is wrong."""
+
+import collections
+import sys
+import warnings
+
+import numpy as np
+
+from kerasseg.data.records import DataError, load_pair
+
+
+def _dataset_parts(dataset, root, masks_dir=None, mask_suffix=""):
+    """(records, mask_reader, allowed_values, problems) for a dataset name."""
+    from kerasseg.data import folder, mads, oxford_pets, pennfudan, ph2
+
+    problems = []
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        if dataset == "ph2":
+            parts = ph2.records(root, on_error="skip"), ph2.read_lesion_mask, (0, 1)
+        elif dataset == "oxford_pets":
+            parts = oxford_pets.records(root, "all"), oxford_pets.mask_reader("trimap"), (0, 1, 2)
+        elif dataset == "pennfudan":
+            parts = pennfudan.records(root), pennfudan.mask_reader("instances"), None
+        elif dataset == "mads":
+            parts = mads.records(root), mads.read_person_mask, (0, 1)
+        elif dataset == "folder":
+            parts = (folder.records(root, masks_dir or root, mask_suffix, on_error="skip"),
+                     folder.mask_reader("auto"), None)
+        else:
+            raise ValueError(f"unknown dataset {dataset!r}")
+    problems.extend(str(w.message) for w in caught)
+    return (*parts, problems)
+
+
+def check(dataset, root, masks_dir=None, mask_suffix="", progress=True):
+    """Reads every image/mask pair of a dataset at full size and reports on them.
+
+    Args:
+        dataset: "ph2", "mads", "oxford_pets", "pennfudan" or "folder".
+        root: the dataset's folder (for "folder", the images folder).
+        masks_dir: for "folder", the masks folder (default: `root`).
+        mask_suffix: for "folder", what mask names add to image names.
+        progress: show a progress line on stderr, if it is a terminal.
+
+    Returns:
+        A dict: pairs, readable, image_sizes (size -> count), mask_values,
+        coverage (mean, min, max share of non-zero mask pixels) and problems
+        (one line per bad pair, naming the file).
+    """
+    records, reader, allowed, problems = _dataset_parts(dataset, root, masks_dir, mask_suffix)
+    progress = progress and sys.stderr.isatty()
+    sizes, values, coverage = collections.Counter(), set(), []
+    for index, record in enumerate(records):
+        try:
+            image, mask = load_pair(record, reader, None, allowed)
+        except DataError as error:
+            problems.append(str(error))
+        else:
+            sizes[f"{image.shape[1]}x{image.shape[0]}"] += 1
+            values |= set(np.unique(mask).tolist())
+            coverage.append(float(np.mean(mask > 0)))
+        if progress:
+            print(f"\rchecking {dataset}: {index + 1}/{len(records)}", end="", file=sys.stderr)
+    if progress:
+        print(file=sys.stderr)
+    return {
+        "dataset": dataset,
+        "root": root,
+        "pairs": len(records),
+        "readable": len(coverage),
+        "image_sizes": dict(sizes.most_common()),
+        "mask_values": sorted(values),
+        "coverage": {"mean": float(np.mean(coverage)) if coverage else None,
+                     "min": min(coverage, default=None), "max": max(coverage, default=None)},
+        "problems": problems,
+    }
+
+
+def format_report(report):
+    """The report as text a person reads."""
+    sizes = ", ".join(f"{size} ({count})" for size, count in list(report["image_sizes"].items())[:5])
+    more = len(report["image_sizes"]) - 5
+    lines = [
+        f"dataset      {report['dataset']} at {report['root']}",
+        f"pairs        {report['pairs']} found, {report['readable']} readable",
+        f"image sizes  {sizes}{f' and {more} more' if more > 0 else ''}",
+        f"mask values  {report['mask_values']}",
+    ]
+    cover = report["coverage"]
+    if cover["mean"] is not None:
+        lines.append(f"coverage     mean {cover['mean']:.3f}, min {cover['min']:.3f}, "
+                     f"max {cover['max']:.3f} (share of non-zero mask pixels)")
+    lines.append(f"problems     {len(report['problems']) or 'none'}")
+    lines += [f"  - {problem}" for problem in report["problems"]]
+    return "\n".join(lines)

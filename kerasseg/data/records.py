@@ -1,0 +1,162 @@
+"""Image/mask records and the file reading every dataset shares.
+
+A `Record` names one image, its mask and what is known about it (an id, a
+group that must not straddle splits, dataset-specific metadata). Datasets
+build records from their own layout; `kerasseg.data.pipeline` turns records
+into a tf.data pipeline. Reading uses Pillow, which decodes what real copies
+hold and TensorFlow does not (1-bit BMP masks, a GIF named .jpg, RGBA PNG),
+and every problem names its file.
+"""
+
+import dataclasses
+import os
+
+import numpy as np
+
+
+class DataError(ValueError):
+    """A dataset file or layout problem; the message names the file and what is wrong."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Record:
+    """One image and its mask.
+
+    Attributes:
+        id: the sample's name (e.g. "IMD003").
+        image: path of the image file.
+        mask: path of the mask file.
+        group: samples sharing a group are kept on one side of a split
+            (e.g. a MADS sequence); defaults to the id.
+        meta: dataset-specific facts (e.g. {"diagnosis": "melanoma"}).
+    """
+
+    id: str
+    image: str
+    mask: str
+    group: str = ""
+    meta: dict = dataclasses.field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self):
+        if not self.group:
+            object.__setattr__(self, "group", self.id)
+
+
+def read_image(path):
+    """Reads any Pillow-readable image as (H, W, 3) uint8 RGB.
+
+    Grayscale, palette and RGBA images are converted (alpha is composited on
+    black: Pillow's RGB conversion). Raises DataError naming the file.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            image.load()
+            if image.mode != "RGB":
+                image = image.convert("RGB")
+            return np.asarray(image, np.uint8)
+    except FileNotFoundError:
+        raise DataError(f"{path}: image file not found") from None
+    except Exception as error:  # Pillow raises several types for bad files
+        raise DataError(f"{path}: cannot decode image ({error})") from None
+
+
+def read_mask(path):
+    """Reads a mask as (H, W) uint8 values, as stored (palette indices for palette PNGs).
+
+    1-bit masks give 0/1. RGB masks must be gray (equal channels) unless read
+    with `read_color_mask`. Raises DataError naming the file.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as mask:
+            mask.load()
+            if mask.mode in ("1", "L", "P"):
+                return np.asarray(mask, np.uint8) if mask.mode != "1" else np.asarray(mask).astype(np.uint8)
+            if mask.mode in ("I;16", "I"):
+                values = np.asarray(mask)
+                if values.max(initial=0) > 255:
+                    raise DataError(f"{path}: mask values up to {values.max()} do not fit 8 bits")
+                return values.astype(np.uint8)
+            rgb = np.asarray(mask.convert("RGB"), np.uint8)
+    except DataError:
+        raise
+    except FileNotFoundError:
+        raise DataError(f"{path}: mask file not found") from None
+    except Exception as error:
+        raise DataError(f"{path}: cannot decode mask ({error})") from None
+    if not (np.array_equal(rgb[..., 0], rgb[..., 1]) and np.array_equal(rgb[..., 1], rgb[..., 2])):
+        raise DataError(f"{path}: colour mask; map its colours to class ids with a palette")
+    return rgb[..., 0]
+
+
+def read_color_mask(path, palette):
+    """Reads an RGB mask and maps each colour to a class id.
+
+    Args:
+        path: the mask file.
+        palette: {(r, g, b): class_id}.
+
+    Returns:
+        (H, W) uint8 class ids. Raises DataError naming the file and the first
+        colour the palette lacks.
+    """
+    from PIL import Image
+
+    try:
+        with Image.open(path) as mask:
+            rgb = np.asarray(mask.convert("RGB"), np.int32)
+    except FileNotFoundError:
+        raise DataError(f"{path}: mask file not found") from None
+    except Exception as error:
+        raise DataError(f"{path}: cannot decode mask ({error})") from None
+    codes = (rgb[..., 0] << 16) | (rgb[..., 1] << 8) | rgb[..., 2]
+    out = np.zeros(codes.shape, np.uint8)
+    known = np.zeros(codes.shape, bool)
+    for (r, g, b), class_id in palette.items():
+        hit = codes == ((r << 16) | (g << 8) | b)
+        out[hit], known[hit] = class_id, True
+    if not known.all():
+        y, x = np.argwhere(~known)[0]
+        colour = tuple(int(v) for v in rgb[y, x])
+        raise DataError(f"{path}: colour {colour} at ({y}, {x}) is not in the palette")
+    return out
+
+
+def load_pair(record, mask_reader, image_size=None, allowed_values=None):
+    """Reads, checks and resizes one record.
+
+    Args:
+        record: a `Record`.
+        mask_reader: callable(record) -> (H, W) uint8 class ids.
+        image_size: None to keep the size, or (height, width).
+        allowed_values: if set, the mask values the dataset may hold.
+
+    Returns:
+        (image (h, w, 3) uint8, mask (h, w) uint8). Raises DataError naming the
+        file on a missing or undecodable file, a mask whose size differs from
+        its image, or unexpected mask values.
+    """
+    from PIL import Image
+
+    image = read_image(record.image)
+    mask = mask_reader(record)
+    if mask.shape != image.shape[:2]:
+        raise DataError(
+            f"{record.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but its image "
+            f"{record.image} is {image.shape[1]}x{image.shape[0]}"
+        )
+    if allowed_values is not None:
+        unexpected = sorted(set(np.unique(mask).tolist()) - set(allowed_values))
+        if unexpected:
+            raise DataError(
+                f"{record.mask}: unexpected mask values {unexpected[:10]}; expected only "
+                f"{sorted(allowed_values)}"
+            )
+    if image_size is not None:
+        height, width = image_size
+        image = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+        mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.NEAREST))
+    return image, mask
