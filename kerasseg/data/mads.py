@@ -15,7 +15,8 @@ import os
 
 import numpy as np
 
-from kerasseg.data.records import DataError, Record, read_mask
+from kerasseg.data import splits
+from kerasseg.data.records import DataError, Record, read_mask, require_files
 
 FOLDER = "segmentation_full_body_mads_dataset_1192_img"
 SPLITS = ("train", "val", "all")
@@ -65,9 +66,7 @@ def records(root, manifest=None):
     for image, mask in pairs:
         name = os.path.splitext(os.path.basename(image))[0]
         image_path, mask_path = os.path.join(base, image), os.path.join(base, mask)
-        for path, what in ((image_path, "image"), (mask_path, "mask")):
-            if not os.path.isfile(path):
-                raise DataError(f"{path}: {what} of {name} not found")
+        require_files(name, image=image_path, mask=mask_path)
         found.append(Record(name, image_path, mask_path, group=sequence_of(name)))
     if not found:
         raise DataError(f"{base}: no image/mask pairs")
@@ -80,11 +79,7 @@ def split_records(all_records, split, val_fraction=0.2, seed=0):
         raise ValueError(f"unknown MADS split {split!r}; choose one of {SPLITS}")
     if split == "all":
         return list(all_records)
-    groups = sorted({r.group for r in all_records})
-    order = np.random.default_rng(seed).permutation(len(groups))
-    count = max(1, int(round(len(groups) * val_fraction))) if len(groups) > 1 else 0
-    val = {groups[i] for i in order[:count]}
-    return [r for r in all_records if (r.group in val) == (split == "val")]
+    return splits.train_val(all_records, split, val_fraction, seed)
 
 
 def read_person_mask(record):

@@ -15,7 +15,7 @@ import os
 
 import numpy as np
 
-from kerasseg.data.records import DataError, Record, read_mask
+from kerasseg.data.records import DataError, Record, read_mask, require_files
 
 SPLITS = ("trainval", "test", "all")
 MODES = ("binary", "trimap")
@@ -56,9 +56,7 @@ def records(root, split="all"):
     for name in names:
         image = os.path.join(images_dir, f"{name}.jpg")
         trimap = os.path.join(trimaps_dir, f"{name}.png")
-        for path, what in ((image, "image"), (trimap, "trimap")):
-            if not os.path.isfile(path):
-                raise DataError(f"{path}: {what} of {name} not found")
+        require_files(name, image=image, trimap=trimap)
         found.append(Record(name, image, trimap, meta={"breed": name.rsplit("_", 1)[0]}))
     return found
 

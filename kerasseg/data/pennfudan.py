@@ -12,7 +12,8 @@ import os
 
 import numpy as np
 
-from kerasseg.data.records import DataError, Record, read_mask
+from kerasseg.data import splits
+from kerasseg.data.records import DataError, Record, read_mask, require_files
 
 SPLITS = ("train", "val", "all")
 MODES = ("binary", "instances")
@@ -31,8 +32,7 @@ def records(root):
     found = []
     for name in sorted(f[:-4] for f in os.listdir(os.path.join(base, "PNGImages")) if f.endswith(".png")):
         mask = os.path.join(base, "PedMasks", f"{name}_mask.png")
-        if not os.path.isfile(mask):
-            raise DataError(f"{mask}: pedestrian mask of {name} not found")
+        require_files(name, **{"pedestrian mask": mask})
         found.append(Record(name, os.path.join(base, "PNGImages", f"{name}.png"), mask))
     if not found:
         raise DataError(f"{base}/PNGImages: no .png images")
@@ -45,9 +45,7 @@ def split_records(all_records, split, val_fraction=0.2, seed=0):
         raise ValueError(f"unknown Penn-Fudan split {split!r}; choose one of {SPLITS}")
     if split == "all":
         return list(all_records)
-    order = np.random.default_rng(seed).permutation(len(all_records))
-    val = set(order[: int(round(len(all_records) * val_fraction))].tolist())
-    return [r for i, r in enumerate(all_records) if (i in val) == (split == "val")]
+    return splits.train_val(all_records, split, val_fraction, seed)
 
 
 def mask_reader(mode="binary"):

@@ -23,6 +23,7 @@ import zipfile
 
 import numpy as np
 
+from kerasseg.data import splits
 from kerasseg.data.records import DataError, Record, read_mask
 
 TEST_IDS = (
@@ -131,11 +132,8 @@ def records(root, on_error="raise"):
     return found
 
 
-def _by_diagnosis(items):
-    groups = {}
-    for record in items:
-        groups.setdefault(record.meta.get("diagnosis", "unknown"), []).append(record)
-    return groups
+def _diagnosis(record):
+    return record.meta.get("diagnosis", "unknown")
 
 
 def split_records(all_records, name, val_fraction=0.2, seed=0):
@@ -166,12 +164,7 @@ def split_records(all_records, name, val_fraction=0.2, seed=0):
             )
         return [present[case] for case in TEST_IDS]
     rest = [r for r in all_records if r.id not in TEST_IDS]
-    val_ids = set()
-    for _, group in sorted(_by_diagnosis(rest).items()):
-        order = np.random.default_rng(seed).permutation(len(group))
-        count = int(round(len(group) * val_fraction))
-        val_ids.update(group[i].id for i in order[:count])
-    return [r for r in rest if (r.id in val_ids) == (name == "val")]
+    return splits.train_val(rest, name, val_fraction, seed, stratify=_diagnosis)
 
 
 def folds(all_records, k=5, seed=0):
@@ -181,18 +174,8 @@ def folds(all_records, k=5, seed=0):
         A list of k (train_records, val_records) pairs; every case is in
         exactly one val part, and each part holds each diagnosis in proportion.
     """
-    if k < 2:
-        raise ValueError(f"folds: k must be at least 2, got {k}")
     rest = [r for r in all_records if r.id not in TEST_IDS]
-    fold_of = {}
-    offset = 0
-    for _, group in sorted(_by_diagnosis(rest).items()):
-        order = np.random.default_rng(seed).permutation(len(group))
-        for position, i in enumerate(order):
-            fold_of[group[i].id] = (position + offset) % k
-        offset += len(group)
-    return [([r for r in rest if fold_of[r.id] != f], [r for r in rest if fold_of[r.id] == f])
-            for f in range(k)]
+    return splits.kfold(rest, k, seed, stratify=_diagnosis)
 
 
 def read_lesion_mask(record):

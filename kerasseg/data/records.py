@@ -45,8 +45,8 @@ class Record:
 def read_image(path):
     """Reads any Pillow-readable image as (H, W, 3) uint8 RGB.
 
-    Grayscale, palette and RGBA images are converted (alpha is composited on
-    black: Pillow's RGB conversion). Raises DataError naming the file.
+    Grayscale, palette and RGBA images are converted (Pillow's RGB conversion
+    drops alpha). Raises DataError naming the file.
     """
     from PIL import Image
 
@@ -74,7 +74,7 @@ def read_mask(path):
         with Image.open(path) as mask:
             mask.load()
             if mask.mode in ("1", "L", "P"):
-                return np.asarray(mask, np.uint8) if mask.mode != "1" else np.asarray(mask).astype(np.uint8)
+                return np.asarray(mask).astype(np.uint8)
             if mask.mode in ("I;16", "I"):
                 values = np.asarray(mask)
                 if values.max(initial=0) > 255:
@@ -160,3 +160,10 @@ def load_pair(record, mask_reader, image_size=None, allowed_values=None):
         image = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
         mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.NEAREST))
     return image, mask
+
+
+def require_files(name, **paths):
+    """Raises DataError naming the first of `paths` ({what: path}) that is not a file."""
+    for what, path in paths.items():
+        if not os.path.isfile(path):
+            raise DataError(f"{path}: {what} of {name} not found")
