@@ -19,7 +19,7 @@ from kerasseg.data import splits
 from kerasseg.data.records import DataError, Record, read_mask, require_files
 
 FOLDER = "segmentation_full_body_mads_dataset_1192_img"
-SPLITS = ("train", "val", "all")
+SPLITS = splits.SPLITS
 
 
 def _base(root):
@@ -75,11 +75,7 @@ def records(root, manifest=None):
 
 def split_records(all_records, split, val_fraction=0.2, seed=0):
     """Train/val by whole sequences: a sequence's frames all land on one side."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown MADS split {split!r}; choose one of {SPLITS}")
-    if split == "all":
-        return list(all_records)
-    return splits.train_val(all_records, split, val_fraction, seed)
+    return splits.train_val(all_records, split, val_fraction, seed, dataset="MADS")
 
 
 def read_person_mask(record):

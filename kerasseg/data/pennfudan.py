@@ -15,7 +15,7 @@ import numpy as np
 from kerasseg.data import splits
 from kerasseg.data.records import DataError, Record, read_mask, require_files
 
-SPLITS = ("train", "val", "all")
+SPLITS = splits.SPLITS
 MODES = ("binary", "instances")
 
 
@@ -41,11 +41,7 @@ def records(root):
 
 def split_records(all_records, split, val_fraction=0.2, seed=0):
     """A deterministic train/val split (Penn-Fudan has no official one)."""
-    if split not in SPLITS:
-        raise ValueError(f"unknown Penn-Fudan split {split!r}; choose one of {SPLITS}")
-    if split == "all":
-        return list(all_records)
-    return splits.train_val(all_records, split, val_fraction, seed)
+    return splits.train_val(all_records, split, val_fraction, seed, dataset="Penn-Fudan")
 
 
 def mask_reader(mode="binary"):

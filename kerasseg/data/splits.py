@@ -7,6 +7,8 @@ PH2 diagnosis) is split in proportion.
 
 import numpy as np
 
+SPLITS = ("train", "val", "all")
+
 
 def _strata(records, stratify):
     """{stratum: sorted groups} for the records."""
@@ -17,22 +19,25 @@ def _strata(records, stratify):
     return {key: sorted(groups) for key, groups in sorted(strata.items())}
 
 
-def train_val(records, split, val_fraction=0.2, seed=0, stratify=None):
-    """The "train" or "val" part of `records`.
+def train_val(records, split, val_fraction=0.2, seed=0, stratify=None, dataset="dataset"):
+    """The "train", "val" or "all" part of `records`.
 
     Args:
         records: a list of `Record`.
-        split: "train" or "val".
+        split: "train", "val" or "all".
         val_fraction: share of each stratum's groups kept for "val" (at least
             one where a stratum has several groups and the share is not 0).
         seed: seed of the assignment; the same seed gives the same split.
         stratify: optional callable(record) -> stratum key.
+        dataset: the dataset's name, for error messages.
 
     Returns:
         The records of that part, in their original order.
     """
-    if split not in ("train", "val"):
-        raise ValueError(f"split must be 'train' or 'val', got {split!r}")
+    if split not in SPLITS:
+        raise ValueError(f"unknown {dataset} split {split!r}; choose one of {SPLITS}")
+    if split == "all":
+        return list(records)
     val_groups = set()
     for groups in _strata(records, stratify).values():
         count = int(round(len(groups) * val_fraction))
