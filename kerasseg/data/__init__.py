@@ -15,13 +15,13 @@ from kerasseg.data.records import DataError, Record
 _LAZY = {"Augmentation": "kerasseg.data.augment", "build_dataset": "kerasseg.data.pipeline"}
 DATASETS = ("ph2", "mads", "oxford_pets", "pennfudan", "folder")
 
-__all__ = ["DataError", "Record", *_LAZY, *DATASETS, "synthetic"]
+__all__ = ["DataError", "Record", *_LAZY, *DATASETS, "synthetic", "tfds_builders"]
 
 
 def __getattr__(name):
     # Dataset modules and TensorFlow load on first use.
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
-    if name in (*DATASETS, "synthetic"):
+    if name in (*DATASETS, "synthetic", "tfds_builders"):
         return importlib.import_module(f"kerasseg.data.{name}")
     raise AttributeError(f"module 'kerasseg.data' has no attribute {name!r}")

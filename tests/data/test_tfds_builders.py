@@ -1,0 +1,68 @@
+"""The TFDS builders prepare from a local folder, offline."""
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+tfds = pytest.importorskip("tensorflow_datasets")
+
+from kerasseg.data import mads, ph2, tfds_builders  # noqa: E402
+
+
+def _config(manual_dir):
+    return {"download_config": tfds.download.DownloadConfig(manual_dir=str(manual_dir))}
+
+
+def test_ph2_builder_from_the_real_copy(data_root, tmp_path):
+    root = os.path.join(data_root, "ph2")
+    train = tfds.load("ph2", split="train", data_dir=str(tmp_path / "tfds"),
+                      download_and_prepare_kwargs=_config(root))
+    builder = tfds.builder("ph2", data_dir=str(tmp_path / "tfds"))
+    # The copy here lacks the 40 test cases, so there is no test split.
+    assert set(builder.info.splits) == {"train", "val"}
+    assert builder.info.splits["train"].num_examples == 128
+    assert builder.info.splits["val"].num_examples == 32
+    expected = {r.id: r for r in ph2.split_records(ph2.records(root), "train")}
+    example = next(iter(train))
+    record = expected[example["id"].numpy().decode()]
+    np.testing.assert_array_equal(example["mask"].numpy()[..., 0], ph2.read_lesion_mask(record))
+    names = builder.info.features["diagnosis"].names
+    assert names[int(example["diagnosis"])] == record.meta["diagnosis"]
+    assert isinstance(tfds_builders.Ph2.MANUAL_DOWNLOAD_INSTRUCTIONS, str)
+
+
+def test_mads_builder_from_a_manifest_tree(data_root, tmp_path):
+    from PIL import Image
+
+    base = tmp_path / "manual" / mads.FOLDER
+    (base / "images").mkdir(parents=True)
+    (base / "masks").mkdir()
+    with open(os.path.join(data_root, "mads", "df.csv")) as f:
+        lines = f.read().splitlines()
+    # The header and the first rows of the real manifest: two sequences.
+    rows = [lines[0]] + [line for line in lines[1:] if "_HipHop1_" in line][:3] + \
+           [line for line in lines[1:] if "_Jazz1_" in line][:3]
+    (base / "df.csv").write_text("\n".join(rows) + "\n")
+    for row in rows[1:]:
+        _, image, mask, _ = row.split(",")
+        Image.fromarray(np.full((24, 32, 3), 90, np.uint8)).save(base / image)
+        person = np.zeros((24, 32), np.uint8)
+        person[5:20, 10:20] = 255
+        Image.fromarray(person).save(base / mask)
+    data_dir = str(tmp_path / "tfds")
+    splits = {name: list(tfds.load("mads", split=name, data_dir=data_dir,
+                                   download_and_prepare_kwargs=_config(tmp_path / "manual")))
+              for name in ("train", "val")}
+    assert sorted(len(v) for v in splits.values()) == [3, 3]
+    sequences = [{e["sequence"].numpy().decode() for e in v} for v in splits.values()]
+    assert len(sequences[0]) == len(sequences[1]) == 1 and sequences[0] != sequences[1]
+    assert set(np.unique(splits["train"][0]["mask"].numpy())) == {0, 1}
+
+
+def test_missing_manual_dir_is_explained(tmp_path):
+    with pytest.raises(AssertionError, match="PH2Dataset"):
+        tfds.load("ph2", data_dir=str(tmp_path / "tfds"),
+                  download_and_prepare_kwargs=_config(tmp_path / "absent"))
+    shutil.rmtree(tmp_path / "tfds", ignore_errors=True)
