@@ -112,3 +112,17 @@ def test_folder_with_suffix_value_maps_and_palettes(data_root, tmp_path):
         folder.records(str(images), str(masks), "_mask")
     with pytest.warns(UserWarning, match="skipping"):
         assert len(folder.records(str(images), str(masks), "_mask", on_error="skip")) == 2
+
+
+def test_folder_unexpected_values_and_grayscale_images(data_root, tmp_path):
+    source = os.path.join(data_root, "pennfudan", "PennFudanPed")
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir(), masks.mkdir()
+    name = sorted(os.listdir(os.path.join(source, "PNGImages")))[0]
+    # A real photo stored as grayscale, with its real instance-id mask (values 0..k).
+    Image.open(os.path.join(source, "PNGImages", name)).convert("L").save(images / name)
+    shutil.copy(os.path.join(source, "PedMasks", name[:-4] + "_mask.png"), masks / name)
+    image, _ = next(iter(folder.load(str(images), str(masks), image_size=32)))
+    assert image.shape == (32, 32, 3)
+    with pytest.raises(Exception, match=rf"{name}: unexpected mask values \[2\]; expected only \[0, 1\]"):
+        list(folder.load(str(images), str(masks), num_classes=2, image_size=32))
