@@ -17,8 +17,10 @@ _BUILDERS = {
     "deeplabv3": "kerasseg.models",
     "deeplabv3plus": "kerasseg.models",
     "build_preset": "kerasseg.models",
+    "build_model": "kerasseg.models",
 }
-_SUBMODULES = ("models", "losses", "metrics", "data", "viz", "demo")
+_SUBMODULES = ("models", "losses", "metrics", "data", "viz", "demo", "train", "evaluate", "predict",
+               "classic")
 
 __all__ = [*_BUILDERS, *_SUBMODULES]
 

@@ -34,6 +34,107 @@ def _data_check(args):
     return 1 if report["problems"] else 0
 
 
+def _train(args):
+    import shlex
+
+    from kerasseg import train as training
+    from kerasseg.data.augment import Augmentation
+    from kerasseg.data.sources import source
+    from kerasseg.models import build_model
+
+    # Multi-worker collectives must be set up before any other TensorFlow work.
+    strategy = training.make_strategy(args.strategy)
+    train_source = source(args.dataset, args.data_dir, args.train_split,
+                          val_fraction=args.val_fraction, seed=args.seed)
+    val_source = None if args.val_split == "none" else source(
+        args.dataset, args.data_dir, args.val_split, val_fraction=args.val_fraction, seed=args.seed)
+    model_args = dict(args.arg)
+    model_args.setdefault("input_shape", (args.image_size, args.image_size, 3))
+    model_args.setdefault("num_classes", train_source.num_classes)
+    build_model(args.model, **model_args)  # fail on a bad argument before reading any image
+
+    train_data = train_source.dataset(args.image_size, batch_size=args.batch_size, shuffle=True,
+                                      augment=Augmentation() if args.augment else None,
+                                      seed=args.seed)
+    val_data = val_source and val_source.dataset(args.image_size, batch_size=args.batch_size)
+    config = {
+        "command": "kerasseg " + shlex.join(args.argv),
+        "model": args.model,
+        "model_args": {k: list(v) if isinstance(v, tuple) else v for k, v in model_args.items()},
+        "dataset": args.dataset, "data_dir": args.data_dir, "image_size": args.image_size,
+        "train_split": args.train_split, "val_split": args.val_split,
+        "train_images": len(train_source.records),
+        "val_images": len(val_source.records) if val_source else 0,
+        "val_fraction": args.val_fraction, "seed": args.seed, "batch_size": args.batch_size,
+        "augment": args.augment,
+    }
+    import keras
+
+    keras.utils.set_random_seed(args.seed)
+    result = training.train(
+        lambda: build_model(args.model, **model_args), train_data, val_data, out_dir=args.out,
+        epochs=args.epochs, loss=args.loss, num_classes=train_source.num_classes,
+        learning_rate=args.learning_rate, schedule=args.schedule,
+        early_stopping=args.early_stopping, jit_compile=args.xla, precision=args.precision,
+        strategy=strategy if args.strategy != "none" else None, config=config,
+        overwrite=args.force)
+    last = result["history"][-1] if result["history"] else {}
+    summary = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
+    print(f"\n{args.out}: {len(result['history'])} epochs ({result['epochs_run']} in this call); "
+          f"last epoch: {summary}")
+    return 0
+
+
+def _evaluate(args):
+    from kerasseg import evaluate
+    from kerasseg.data.sources import source
+    from kerasseg.segmenter import load
+
+    segmenter = load(args.model, image_size=args.image_size)
+    data = source(args.dataset, args.data_dir, args.split, val_fraction=args.val_fraction,
+                  seed=args.seed)
+    report = evaluate.evaluate(segmenter, data.records, data.mask_reader, tta=args.tta,
+                               threshold=args.threshold, allowed_values=data.allowed_values)
+    report.update(dataset=args.dataset, split=args.split, data_dir=args.data_dir)
+    if args.instances:
+        if args.dataset != "pennfudan":
+            raise ValueError("--instances needs instance ids: use --dataset pennfudan")
+        from kerasseg.data import pennfudan
+
+        report["instances"] = evaluate.evaluate_instances(
+            segmenter, data.records, pennfudan.mask_reader("instances"), threshold=args.threshold)
+    print(evaluate.markdown(report, f"{args.model} on {args.dataset} {args.split}"))
+    if args.instances:
+        found = report["instances"]
+        print(f"instances (connected components, IoU >= {found['iou_threshold']}): "
+              f"{found['matched']}/{found['true']} true matched, precision {found['precision']:.3f}, "
+              f"recall {found['recall']:.3f}, mean matched IoU per true instance "
+              f"{found['mean_iou']:.3f}")
+    if args.report:
+        evaluate.write_report(report, args.report)
+        print(f"wrote {args.report}")
+    if args.plot:
+        from kerasseg.viz import save_score_distribution
+
+        save_score_distribution(args.plot, [i["original"]["dice"] for i in report["per_image"]],
+                                groups=[str(i["group"]) for i in report["per_image"]]
+                                if report.get("per_group") else None)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def _predict(args):
+    from kerasseg.predict import predict
+    from kerasseg.segmenter import load
+
+    segmenter = load(args.model, image_size=args.image_size)
+    result = predict(segmenter, args.inputs, args.out, tta=args.tta, threshold=args.threshold,
+                     overlays=not args.no_overlay)
+    print(f"wrote {len(result['written'])} masks to {args.out}"
+          + (f"; {len(result['failed'])} files failed (listed above)" if result["failed"] else ""))
+    return 1 if result["failed"] else 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="kerasseg",
@@ -82,7 +183,102 @@ def build_parser():
                        help="for --dataset folder: what mask names add to image names, e.g. _mask")
     check.add_argument("--report", help="also write the report as JSON to this file")
     check.set_defaults(run=_data_check)
+
+    datasets = ["ph2", "pennfudan", "oxford_pets", "mads", "folder"]
+    train = commands.add_parser(
+        "train", help="train a model on a dataset; writes a resumable run folder",
+        description="Train a segmentation model. The run folder gets config.json, best.keras "
+                    "(best validation Dice), last.keras, log.csv, tensorboard/ and curves.png. "
+                    "Rerunning an interrupted command resumes it from the last completed epoch.")
+    train.add_argument("--model", required=True,
+                       help="unet, segnet, deeplabv3, deeplabv3plus, or a preset (unet_lite, ...)")
+    train.add_argument("--arg", action="append", default=[], type=_key_value, metavar="NAME=VALUE",
+                       help="a builder argument, e.g. --arg filters=16 --arg backbone=mobilenetv2 "
+                            "(values are read as JSON where they parse, else as text)")
+    _add_data_arguments(train, datasets)
+    train.add_argument("--train-split", default="train", help="split to train on (default: train)")
+    train.add_argument("--val-split", default="val",
+                       help="split to validate on, or 'none' (default: val)")
+    train.add_argument("--image-size", type=_positive_int, default=256,
+                       help="square training size, a multiple of the model's stride (default: 256)")
+    train.add_argument("--epochs", type=_positive_int, default=50, help="total epochs (default: 50)")
+    train.add_argument("--batch-size", type=_positive_int, default=8,
+                       help="global batch size (default: 8; small batches keep BatchNorm's "
+                            "statistics in step on small datasets)")
+    train.add_argument("--loss", default="bce+dice", help="loss, e.g. dice, bce+dice, focal+dice "
+                                                          "(default: bce+dice)")
+    train.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's (default: 1e-3)")
+    train.add_argument("--schedule", choices=["cosine", "plateau", "constant"], default="cosine",
+                       help="learning-rate schedule (default: cosine)")
+    train.add_argument("--early-stopping", type=_positive_int, metavar="EPOCHS",
+                       help="stop after this many epochs without a better validation Dice")
+    train.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
+                       help="compile with XLA (default: on with a GPU, off on CPU where it is slower)")
+    train.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
+                       default="float32", help="compute precision (default: float32)")
+    train.add_argument("--strategy", choices=["none", "mirrored", "multiworker"], default="none",
+                       help="mirrored: all local devices; multiworker: the machines in TF_CONFIG")
+    train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
+                       help="flips, rotations, scale, colour jitter (default: on)")
+    train.add_argument("--out", required=True, help="the run folder")
+    train.add_argument("--force", action="store_true", help="replace a finished run in --out")
+    train.set_defaults(run=_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="score a model or classical method on a dataset split",
+        description="Per-image and mean Dice, IoU, accuracy, sensitivity and specificity, at the "
+                    "images' own resolution and at the model's; per diagnosis for PH2.")
+    _add_model_arguments(evaluate)
+    _add_data_arguments(evaluate, datasets)
+    evaluate.add_argument("--split", default="val",
+                          help="train, val, test or all (default: val)")
+    evaluate.add_argument("--report", help="write the full report (per image too) as JSON here")
+    evaluate.add_argument("--plot", help="write a PNG of the per-image Dice distribution here")
+    evaluate.add_argument("--instances", action="store_true",
+                          help="also score connected components as instances (Penn-Fudan)")
+    evaluate.set_defaults(run=_evaluate)
+
+    predict = commands.add_parser(
+        "predict", help="write masks and overlays for images or folders of images",
+        description="Masks at each image's own size (PNG, 0/255 for binary models) and overlays.")
+    predict.add_argument("inputs", nargs="+", help="image files or folders")
+    _add_model_arguments(predict)
+    predict.add_argument("--out", required=True, help="output folder")
+    predict.add_argument("--no-overlay", action="store_true", help="write masks only")
+    predict.set_defaults(run=_predict)
     return parser
+
+
+def _add_model_arguments(parser):
+    parser.add_argument("--model", required=True,
+                        help="a .keras file, a zoo name (kerasseg zoo list) or classic:METHOD "
+                             "(threshold, otsu, multiotsu, kmeans, edges)")
+    parser.add_argument("--image-size", type=_positive_int, default=256,
+                        help="size to run at when the model has no fixed input size (default: 256)")
+    parser.add_argument("--tta", action="store_true", help="average over flipped copies")
+    parser.add_argument("--threshold", type=float, default=0.5,
+                        help="foreground probability threshold (default: 0.5)")
+
+
+def _add_data_arguments(parser, datasets):
+    parser.add_argument("--dataset", required=True, choices=datasets)
+    parser.add_argument("--data-dir", required=True,
+                        help="the dataset folder (or a folder holding one named after the dataset)")
+    parser.add_argument("--val-fraction", type=float, default=0.2,
+                        help="share held out as 'val' where there is no official split (default: 0.2)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of splits, shuffles and weights")
+
+
+def _key_value(text):
+    import json
+
+    name, separator, value = text.partition("=")
+    if not separator or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    try:
+        return name, json.loads(value)
+    except json.JSONDecodeError:
+        return name, value
 
 
 def _positive_int(text):
@@ -97,7 +293,9 @@ def _positive_int(text):
 
 def main(argv=None):
     parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
@@ -105,7 +303,7 @@ def main(argv=None):
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
         return args.run(args)
-    except ValueError as error:  # includes kerasseg.data.DataError
+    except (ValueError, ArithmeticError) as error:
         print(f"kerasseg {args.command}: error: {error}", file=sys.stderr)
         return 2
 

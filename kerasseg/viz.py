@@ -62,3 +62,73 @@ def save_comparison_grid(path, images, truths, predictions, scores=None):
     figure.tight_layout()
     figure.savefig(path)
     return path
+
+
+def _figure(width, height):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=100)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def save_training_curves(path, log):
+    """Writes a PNG of the loss and of each metric per epoch, training and validation.
+
+    Args:
+        path: the PNG file to write.
+        log: a list of per-epoch dicts such as {"epoch": 0, "loss": ...,
+            "dice": ..., "val_loss": ..., "val_dice": ...} (a run's log.csv).
+
+    Returns:
+        `path`.
+    """
+    names = [k for k in log[0] if k not in ("epoch", "learning_rate") and not k.startswith("val_")]
+    figure = _figure(3.2 * len(names), 2.8)
+    axes = figure.subplots(1, len(names), squeeze=False)[0]
+    epochs = [int(row.get("epoch", i)) + 1 for i, row in enumerate(log)]
+    for axis, name in zip(axes, names):
+        for key, label in ((name, "train"), (f"val_{name}", "validation")):
+            values = [row.get(key) for row in log]
+            if any(v is not None for v in values):
+                axis.plot(epochs, [float("nan") if v is None else v for v in values], label=label)
+        axis.set_title(name, fontsize=9)
+        axis.set_xlabel("epoch", fontsize=8)
+        axis.legend(fontsize=7)
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
+
+
+def save_score_distribution(path, scores, title="per-image Dice", groups=None):
+    """Writes a PNG histogram of per-image scores, one colour per group if given.
+
+    Args:
+        path: the PNG file to write.
+        scores: per-image values in [0, 1].
+        title: the plot title.
+        groups: optional per-image group names (e.g. PH2 diagnoses).
+
+    Returns:
+        `path`.
+    """
+    scores = np.asarray(scores, np.float64)
+    figure = _figure(5.0, 3.2)
+    axis = figure.subplots()
+    bins = np.linspace(0, 1, 41)
+    if groups is None:
+        axis.hist(scores, bins=bins)
+    else:
+        groups = np.asarray(groups)
+        names = sorted(set(groups.tolist()))
+        axis.hist([scores[groups == g] for g in names], bins=bins, stacked=True, label=names)
+        axis.legend(fontsize=7)
+    axis.set_title(f"{title}: mean {scores.mean():.3f}, median {np.median(scores):.3f}",
+                   fontsize=9)
+    axis.set_xlabel(title, fontsize=8)
+    axis.set_ylabel("images", fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    return path

@@ -9,14 +9,16 @@ from kerasseg import losses as _losses  # noqa: F401
 from kerasseg import metrics as _metrics  # noqa: F401
 from kerasseg.models.deeplabv3 import deeplabv3, deeplabv3plus
 from kerasseg.models.layers import BackbonePreprocessing, MaxUnpooling2D, ResizeLike
-from kerasseg.models.presets import PRESETS, build_preset
+from kerasseg.models.presets import ARCHITECTURES, PRESETS, build_model, build_preset
 from kerasseg.models.segnet import segnet
 from kerasseg.models.unet import unet
 
 __all__ = [
     "BackbonePreprocessing",
     "MaxUnpooling2D",
+    "ARCHITECTURES",
     "PRESETS",
+    "build_model",
     "ResizeLike",
     "build_preset",
     "deeplabv3",

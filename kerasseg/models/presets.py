@@ -72,3 +72,39 @@ def build_preset(preset, **overrides):
     spec = PRESETS[preset]
     kwargs = {"name": preset, **spec["kwargs"], **overrides}
     return _BUILDERS[spec["builder"]](**kwargs)
+
+
+ARCHITECTURES = tuple(_BUILDERS)
+
+
+def build_model(name, **kwargs):
+    """Builds a model by architecture or preset name, checking the arguments.
+
+    Args:
+        name: "unet", "segnet", "deeplabv3", "deeplabv3plus" or a key of
+            `PRESETS`.
+        **kwargs: the builder's arguments (`input_shape`, `num_classes`, ...).
+
+    Returns:
+        A `keras.Model`. An argument the builder does not take raises
+        ValueError listing the ones it does.
+
+    Example:
+    >>> model = build_model("unet", input_shape=(64, 64, 3), filters=8, depth=3)
+    >>> model.name
+    'unet'
+    """
+    import inspect
+
+    if name not in _BUILDERS and name not in PRESETS:
+        raise ValueError(f"unknown model {name!r}; choose an architecture "
+                         f"({', '.join(_BUILDERS)}) or a preset ({', '.join(sorted(PRESETS))})")
+    builder = _BUILDERS[PRESETS[name]["builder"] if name in PRESETS else name]
+    accepted = list(inspect.signature(builder).parameters)
+    unknown = sorted(set(kwargs) - set(accepted))
+    if unknown:
+        raise ValueError(f"{name} takes no argument {unknown[0]!r}; its arguments are "
+                         f"{', '.join(accepted)}")
+    if name in PRESETS:
+        return build_preset(name, **kwargs)
+    return builder(**kwargs)

@@ -1,0 +1,231 @@
+"""Evaluation: per-image and aggregate Dice, IoU, pixel accuracy, sensitivity and specificity.
+
+Each image is scored twice: at the model's resolution (image and mask resized
+as in training) and at the image's own resolution (the probabilities upsampled
+to it, compared with the original mask). Binary masks score the foreground;
+multi-class masks average the scores of the foreground classes 1..C-1.
+"""
+
+import concurrent.futures
+import json
+
+import numpy as np
+from PIL import Image
+
+METRICS = ("dice", "iou", "accuracy", "sensitivity", "specificity")
+
+
+def scores(truth, prediction, num_classes=2, ignore_index=None):
+    """The five metrics of one predicted mask against its truth.
+
+    Args:
+        truth: (H, W) class ids.
+        prediction: (H, W) class ids.
+        num_classes: 2 for binary (foreground = 1), else the class count.
+        ignore_index: a truth value left out of every count.
+
+    Returns:
+        A dict of the `METRICS`. A class absent from both truth and prediction
+        scores Dice and IoU 1; sensitivity is NaN when the truth has no
+        foreground and specificity NaN when it has no background.
+    """
+    truth = np.asarray(truth).reshape(-1)
+    prediction = np.asarray(prediction).reshape(-1)
+    if truth.shape != prediction.shape:
+        raise ValueError(f"truth has {truth.size} pixels but the prediction {prediction.size}")
+    if ignore_index is not None:
+        keep = truth != ignore_index
+        truth, prediction = truth[keep], prediction[keep]
+    per_class = []
+    for c in range(1, max(num_classes, 2)):
+        t, p = truth == c, prediction == c
+        tp = np.count_nonzero(t & p)
+        fp = np.count_nonzero(~t & p)
+        fn = np.count_nonzero(t & ~p)
+        tn = t.size - tp - fp - fn
+        per_class.append({
+            "dice": 2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 1.0,
+            "iou": tp / (tp + fp + fn) if tp + fp + fn else 1.0,
+            "sensitivity": tp / (tp + fn) if tp + fn else float("nan"),
+            "specificity": tn / (tn + fp) if tn + fp else float("nan"),
+        })
+    result = {k: float(np.mean([c[k] for c in per_class])) for k in per_class[0]}
+    result["accuracy"] = float(np.mean(truth == prediction)) if truth.size else float("nan")
+    return {k: result[k] for k in METRICS}
+
+
+def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_size=8,
+             progress=True, allowed_values=None):
+    """Scores a segmenter on records at the model's and at the original resolution.
+
+    Args:
+        segmenter: a `kerasseg.segmenter.Segmenter`.
+        records: `kerasseg.data.Record`s (e.g. `sources.source(...).records`).
+        mask_reader: callable(record) -> (H, W) class ids.
+        tta: average the probabilities over horizontal and vertical flips.
+        threshold: foreground threshold for binary models.
+        batch_size: images per model call (memory stays bounded by it).
+        progress: show a progress bar on stderr.
+        allowed_values: mask values the dataset may hold.
+
+    Returns:
+        The report dict: the original-resolution means as top-level `dice`,
+        `iou`, `accuracy`, `sensitivity`, `specificity`; then
+        `original_resolution` and `model_resolution` (mean and std),
+        `per_group` (e.g. PH2 diagnoses) and `per_image`.
+    """
+    from kerasseg.data.records import load_pair
+    from kerasseg.progress import Progress
+    from kerasseg.segmenter import classes_from, resize_probabilities
+
+    if not records:
+        raise ValueError("nothing to evaluate: no records")
+    num_classes = max(segmenter.num_classes, 2)
+    height, width = segmenter.input_size
+    bar = Progress(len(records), f"evaluate {segmenter.name}", enabled=progress)
+    per_image = []
+    predict = segmenter.probabilities_tta if tta else segmenter.probabilities
+
+    def read(record):
+        image, mask = load_pair(record, mask_reader, None, allowed_values)
+        small_mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.NEAREST))
+        return record, image, mask, segmenter.resize_in(image), small_mask
+
+    with concurrent.futures.ThreadPoolExecutor(2) as pool:
+        for start in range(0, len(records), batch_size):
+            batch = list(pool.map(read, records[start:start + batch_size]))
+            probabilities = predict(np.stack([item[3] for item in batch]))
+            for (record, _, mask, _, small_mask), probability in zip(batch, probabilities):
+                full = classes_from(resize_probabilities(probability, mask.shape[:2]), threshold)
+                small = classes_from(probability, threshold)
+                per_image.append({
+                    "id": record.id,
+                    "group": _group(record),
+                    "size": [int(mask.shape[0]), int(mask.shape[1])],
+                    "original": scores(mask, full, num_classes),
+                    "model": scores(small_mask, small, num_classes),
+                })
+                bar.update()
+
+    report = {
+        **_summary(per_image, "original")["mean"],
+        "images": len(per_image),
+        "model": segmenter.name,
+        "input_size": list(segmenter.input_size),
+        "tta": bool(tta),
+        "threshold": threshold,
+        "original_resolution": _summary(per_image, "original"),
+        "model_resolution": _summary(per_image, "model"),
+    }
+    groups = sorted({str(item["group"]) for item in per_image if item["group"] is not None})
+    if groups:
+        report["per_group"] = {
+            group: {"images": sum(str(i["group"]) == group for i in per_image),
+                    **_summary([i for i in per_image if str(i["group"]) == group], "original")}
+            for group in groups}
+    report["per_image"] = per_image
+    return report
+
+
+def _group(record):
+    # PH2 groups by diagnosis, MADS by sequence; elsewhere the group is the id itself.
+    if "diagnosis" in record.meta:
+        return record.meta["diagnosis"]
+    return record.group if record.group != record.id else None
+
+
+def _summary(per_image, where):
+    values = {m: np.array([item[where][m] for item in per_image], np.float64) for m in METRICS}
+    return {
+        "mean": {m: _finite(np.nanmean(v)) if np.isfinite(v).any() else None
+                 for m, v in values.items()},
+        "std": {m: _finite(np.nanstd(v)) if np.isfinite(v).any() else None
+                for m, v in values.items()},
+    }
+
+
+def _finite(value):
+    return round(float(value), 6)
+
+
+def markdown(report, title=None):
+    """The report as a Markdown table (both resolutions, and per group if any)."""
+    lines = [f"### {title or report['model']}: {report['images']} images"
+             + (" (flip TTA)" if report.get("tta") else ""), "",
+             f"| metric | original resolution | model resolution ({report['input_size'][0]}x"
+             f"{report['input_size'][1]}) |", "|---|---|---|"]
+    for metric in METRICS:
+        cells = []
+        for where in ("original_resolution", "model_resolution"):
+            mean, std = report[where]["mean"][metric], report[where]["std"][metric]
+            cells.append("n/a" if mean is None else f"{mean:.4f} ± {std:.4f}")
+        lines.append(f"| {metric} | {cells[0]} | {cells[1]} |")
+    if report.get("per_group"):
+        lines += ["", "| group | images | Dice | IoU |", "|---|---|---|---|"]
+        for group, summary in report["per_group"].items():
+            lines.append(f"| {group} | {summary['images']} | {summary['mean']['dice']:.4f} | "
+                         f"{summary['mean']['iou']:.4f} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(report, path):
+    """Writes the report as JSON (NaN written as null)."""
+    def clean(value):
+        if isinstance(value, float) and not np.isfinite(value):
+            return None
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    with open(path, "w") as f:
+        json.dump(clean(report), f, indent=2)
+    return path
+
+
+def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_threshold=0.5,
+                       threshold=0.5, progress=True):
+    """Instances from the predicted semantic mask (connected components) against true instance ids.
+
+    Args:
+        segmenter: a binary `kerasseg.segmenter.Segmenter`.
+        records: records whose masks hold instance ids (e.g. Penn-Fudan's).
+        instance_reader: callable(record) -> (H, W) instance ids.
+        min_size: predicted regions smaller than this many pixels are dropped.
+        iou_threshold: IoU at which a predicted and a true instance match.
+        threshold: foreground threshold.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        A dict of the means over images of `kerasseg.instances.match`'s
+        numbers, the pooled "precision"/"recall" over all instances, and
+        "per_image".
+    """
+    from kerasseg import instances
+    from kerasseg.data.records import load_pair
+    from kerasseg.progress import Progress
+    from kerasseg.segmenter import classes_from, resize_probabilities
+
+    if segmenter.num_classes != 1:
+        raise ValueError("instance evaluation needs a binary model (one foreground channel)")
+    bar = Progress(len(records), f"instances {segmenter.name}", enabled=progress)
+    per_image = []
+    for record in records:
+        image, true_ids = load_pair(record, instance_reader)
+        probability = segmenter.probabilities(segmenter.resize_in(image)[None])[0]
+        mask = classes_from(resize_probabilities(probability, true_ids.shape), threshold)
+        result = instances.match(true_ids, instances.from_semantic(mask, min_size), iou_threshold)
+        per_image.append({"id": record.id, **result})
+        bar.update()
+    totals = {k: sum(item[k] for item in per_image) for k in ("true", "predicted", "matched")}
+    return {
+        "images": len(per_image),
+        "iou_threshold": iou_threshold,
+        "min_size": min_size,
+        **totals,
+        "precision": totals["matched"] / totals["predicted"] if totals["predicted"] else 0.0,
+        "recall": totals["matched"] / totals["true"] if totals["true"] else 0.0,
+        "mean_iou": float(np.mean([item["mean_iou"] for item in per_image])),
+        "per_image": per_image,
+    }

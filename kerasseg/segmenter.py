@@ -1,0 +1,143 @@
+"""Anything that segments images, behind one interface: a saved Keras model, a zoo name, a classical method.
+
+`evaluate`, `predict` and `export` take `--model PATH_OR_NAME`; `load()` turns
+that into a `Segmenter`:
+    "runs/unet/best.keras"   a saved Keras model
+    "unet-ph2"               a zoo model (`kerasseg zoo list`)
+    "classic:otsu"           a classical method (`kerasseg.classic.METHODS`)
+"""
+
+import os
+
+import numpy as np
+from PIL import Image
+
+
+class Segmenter:
+    """Maps RGB images to per-pixel foreground (or class) probabilities.
+
+    Attributes:
+        name: what was loaded.
+        input_size: (height, width) images are resized to before `probabilities`.
+        num_classes: 1 for binary (one foreground probability), else classes.
+    """
+
+    name = ""
+    input_size = (256, 256)
+    num_classes = 1
+
+    def probabilities(self, images):
+        """(N, h, w, 3) float32 images in [0, 1] at `input_size` -> (N, h, w, C) probabilities."""
+        raise NotImplementedError
+
+    def probabilities_tta(self, images):
+        """The mean of `probabilities` over the image and its horizontal and vertical flips."""
+        total = self.probabilities(images)
+        total = total + self.probabilities(images[:, :, ::-1])[:, :, ::-1]
+        total = total + self.probabilities(images[:, ::-1])[:, ::-1]
+        return total / 3.0
+
+    def resize_in(self, image):
+        """One uint8 (H, W, 3) image -> float32 (h, w, 3) in [0, 1] at `input_size` (bilinear)."""
+        height, width = self.input_size
+        if image.shape[:2] != (height, width):
+            image = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+        return image.astype(np.float32) / 255.0
+
+
+def classes_from(probabilities, threshold=0.5):
+    """(…, C) probabilities -> (…) uint8 class ids (binary: foreground above `threshold`)."""
+    if probabilities.shape[-1] == 1:
+        return (probabilities[..., 0] > threshold).astype(np.uint8)
+    return probabilities.argmax(axis=-1).astype(np.uint8)
+
+
+def resize_probabilities(probabilities, size):
+    """(h, w, C) float probabilities -> (H, W, C), bilinear, for `size` = (H, W)."""
+    height, width = size
+    if probabilities.shape[:2] == (height, width):
+        return probabilities
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(probabilities[..., c], np.float32),
+                                           mode="F").resize((width, height), Image.BILINEAR))
+                for c in range(probabilities.shape[-1])]
+    return np.stack(channels, axis=-1)
+
+
+class KerasSegmenter(Segmenter):
+    """A Keras segmentation model; logits or probabilities out, sigmoid/softmax applied if logits."""
+
+    def __init__(self, model, name=None, image_size=256):
+        self.model = model
+        self.name = name or model.name
+        height, width = model.input_shape[1:3]
+        fallback = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        self.input_size = (height or fallback[0], width or fallback[1])
+        channels = model.output_shape[-1]
+        self.num_classes = 1 if channels == 1 else channels
+        self.outputs_logits = not model.layers[-1].name.endswith("_probabilities")
+
+    def probabilities(self, images):
+        output = np.asarray(self.model.predict_on_batch(np.asarray(images, np.float32)),
+                            np.float32)
+        if not self.outputs_logits:
+            return output
+        if output.shape[-1] == 1:
+            return 1.0 / (1.0 + np.exp(-output))
+        output = np.exp(output - output.max(axis=-1, keepdims=True))
+        return output / output.sum(axis=-1, keepdims=True)
+
+
+class ClassicSegmenter(Segmenter):
+    """A method of `kerasseg.classic`, run at `input_size`; its 0/1 mask is the probability."""
+
+    def __init__(self, method, image_size=256, **options):
+        from kerasseg import classic
+
+        if method not in classic.METHODS:
+            raise ValueError(f"unknown classical method {method!r} in 'classic:{method}'; "
+                             f"choose one of {', '.join(classic.METHODS)}")
+        self.method, self.options, self.name = method, options, f"classic:{method}"
+        self.input_size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+
+    def probabilities(self, images):
+        from kerasseg import classic
+
+        masks = [classic.segment(self.method, image, **self.options) for image in images]
+        return np.stack(masks).astype(np.float32)[..., None]
+
+
+def load(spec, image_size=256):
+    """A `Segmenter` from a path, a zoo name or "classic:METHOD".
+
+    Args:
+        spec: a `.keras` file, a zoo model name, or "classic:otsu" (etc.).
+        image_size: the size to run at when the model (or method) has no fixed
+            input size.
+
+    Returns:
+        A `Segmenter`. Raises ValueError naming `spec` if it is none of these.
+    """
+    if spec.startswith("classic:"):
+        return ClassicSegmenter(spec.split(":", 1)[1], image_size)
+    if os.path.exists(spec):
+        return KerasSegmenter(load_keras_model(spec), name=spec, image_size=image_size)
+    from kerasseg import zoo
+
+    if zoo.is_name(spec):
+        return KerasSegmenter(zoo.load(spec), name=spec, image_size=image_size)
+    raise ValueError(f"--model {spec!r}: not a model file, a zoo name ({', '.join(zoo.names())}) "
+                     "or classic:METHOD")
+
+
+def load_keras_model(path):
+    """Loads a saved `.keras` model for inference; a clear ValueError if `path` is not one."""
+    import keras
+
+    import kerasseg.models  # noqa: F401  (registers kerasseg's layers, losses and metrics)
+
+    if os.path.isdir(path) or not path.endswith(".keras"):
+        raise ValueError(f"{path}: not a Keras model file (expected a .keras file)")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as error:  # noqa: BLE001 (zip, JSON and h5 errors alike)
+        raise ValueError(f"{path}: could not be loaded as a Keras model: {error}") from error

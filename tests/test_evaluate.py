@@ -1,0 +1,140 @@
+"""Evaluation: metrics against hand counts on real masks, both resolutions, groups, the command."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kerasseg import evaluate
+from kerasseg.segmenter import Segmenter
+from tests.conftest import REPO
+
+
+def test_scores_match_hand_counts_on_a_real_mask(ph2_masks_128):
+    truth = ph2_masks_128[0, ..., 0]
+    prediction = np.roll(truth, 7, axis=1)          # the lesion moved 7 pixels right
+    tp = int(np.sum((truth == 1) & (prediction == 1)))
+    fp = int(np.sum((truth == 0) & (prediction == 1)))
+    fn = int(np.sum((truth == 1) & (prediction == 0)))
+    tn = truth.size - tp - fp - fn
+    got = evaluate.scores(truth, prediction)
+    assert got["dice"] == pytest.approx(2 * tp / (2 * tp + fp + fn))
+    assert got["iou"] == pytest.approx(tp / (tp + fp + fn))
+    assert got["accuracy"] == pytest.approx((tp + tn) / truth.size)
+    assert got["sensitivity"] == pytest.approx(tp / (tp + fn))
+    assert got["specificity"] == pytest.approx(tn / (tn + fp))
+    assert 0.5 < got["dice"] < 1.0
+
+
+def test_scores_edge_cases():
+    empty = np.zeros((4, 4), np.uint8)
+    got = evaluate.scores(empty, empty)
+    assert got["dice"] == 1.0 and got["iou"] == 1.0 and np.isnan(got["sensitivity"])
+    with pytest.raises(ValueError, match="truth has 16 pixels but the prediction 9"):
+        evaluate.scores(empty, np.zeros((3, 3)))
+    ignored = evaluate.scores(np.array([1, 255, 0]), np.array([1, 1, 0]), ignore_index=255)
+    assert ignored["dice"] == 1.0
+
+
+class _Truth(Segmenter):
+    """Returns each image's own resized ground truth: exact at the model's resolution."""
+
+    def __init__(self, masks_by_mean, size):
+        self.masks, self.input_size, self.name = masks_by_mean, (size, size), "truth"
+
+    def probabilities(self, images):
+        return np.stack([self.masks[round(float(im.mean()), 5)] for im in images])[..., None] * 1.0
+
+
+def test_evaluate_scores_both_resolutions_and_groups(data_root):
+    from PIL import Image
+
+    from kerasseg.data.records import load_pair
+    from kerasseg.data.sources import source
+
+    data = source("ph2", data_root, "val")
+    records = data.records[:6]
+    size = 64
+    masks = {}
+    probe = _Truth({}, size)
+    for record in records:
+        image, mask = load_pair(record, data.mask_reader)
+        small = np.asarray(Image.fromarray(mask).resize((size, size), Image.NEAREST))
+        masks[round(float(probe.resize_in(image).mean()), 5)] = small.astype(np.float32)
+    report = evaluate.evaluate(_Truth(masks, size), records, data.mask_reader, progress=False)
+
+    assert report["model_resolution"]["mean"]["dice"] == 1.0     # exact where it was made
+    assert 0.9 < report["dice"] < 1.0                            # upsampled 64 -> ~560x770 loses a bit
+    assert report["dice"] == report["original_resolution"]["mean"]["dice"]
+    assert set(evaluate.METRICS) <= set(report)
+    assert sum(g["images"] for g in report["per_group"].values()) == 6
+    assert set(report["per_group"]) <= {"common_nevus", "atypical_nevus", "melanoma"}
+    first = report["per_image"][0]
+    assert first["size"] == list(load_pair(records[0], data.mask_reader)[1].shape)
+    assert "| dice | " in evaluate.markdown(report)
+
+
+def test_evaluate_command_with_a_classical_method(data_root, tmp_path):
+    out = tmp_path / "report.json"
+    plot = tmp_path / "dice.png"
+    done = subprocess.run(
+        [sys.executable, "-m", "kerasseg.cli", "evaluate", "--model", "classic:otsu", "--dataset",
+         "ph2", "--data-dir", data_root, "--split", "val", "--report", str(out), "--plot",
+         str(plot), "--tta"], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(out.read_text())
+    assert report["images"] == 32 and report["tta"] is True
+    for key in ("dice", "iou", "accuracy", "sensitivity", "specificity"):
+        assert 0.0 < report[key] <= 1.0
+    assert 0.6 < report["dice"] < 0.95
+    assert "| dice |" in done.stdout and "melanoma" in done.stdout
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_evaluate_command_errors_name_the_problem(data_root, tmp_path):
+    bad = tmp_path / "notes.keras"
+    bad.write_text("not a model")
+    for model, message in [(str(bad), "could not be loaded as a Keras model"),
+                           ("no-such-model", "not a model file, a zoo name"),
+                           ("classic:snake", "unknown classical method 'snake'")]:
+        done = subprocess.run(
+            [sys.executable, "-m", "kerasseg.cli", "evaluate", "--model", model, "--dataset", "ph2",
+             "--data-dir", data_root], capture_output=True, text=True, cwd=REPO)
+        assert done.returncode == 2 and message in done.stderr, (model, done.stderr[-500:])
+
+
+def test_instances_from_components_against_penn_fudan_ids(data_root):
+    from kerasseg import instances
+    from kerasseg.data import pennfudan
+    from kerasseg.data.records import load_pair
+
+    records = pennfudan.records(data_root)[:10]
+    reader = pennfudan.mask_reader("instances")
+    matched = true = 0
+    for record in records:
+        _, ids = load_pair(record, reader)
+        perfect = instances.match(ids, ids)
+        assert perfect["precision"] == perfect["recall"] == perfect["mean_iou"] == 1.0
+        found = instances.match(ids, instances.from_semantic(ids > 0))
+        assert found["predicted"] <= found["true"] + 2
+        matched, true = matched + found["matched"], true + found["true"]
+    # Touching pedestrians merge into one component, so not every person is found.
+    assert 0.5 < matched / true <= 1.0
+
+
+def test_instance_matching_by_hand():
+    from kerasseg import instances
+
+    truth = np.zeros((10, 10), int)
+    truth[0:4, 0:4], truth[6:10, 6:10] = 1, 2
+    predicted = np.zeros((10, 10), int)
+    predicted[0:4, 0:2] = 5                      # half of instance 1: IoU 0.5
+    predicted[6:10, 6:10] = 9                    # all of instance 2
+    predicted[0, 9] = 3                          # a stray pixel
+    result = instances.match(truth, predicted)
+    assert (result["true"], result["predicted"], result["matched"]) == (2, 3, 2)
+    assert result["recall"] == 1.0 and result["precision"] == pytest.approx(2 / 3)
+    assert result["mean_iou"] == pytest.approx(0.75)
+    assert instances.from_semantic(predicted > 0, min_size=2).max() == 2
