@@ -135,6 +135,54 @@ def _predict(args):
     return 1 if result["failed"] else 0
 
 
+def _export(args):
+    from kerasseg import export
+    from kerasseg.data.sources import source
+    from kerasseg.segmenter import KerasSegmenter, load
+
+    segmenter = load(args.model)
+    if not isinstance(segmenter, KerasSegmenter):
+        raise ValueError(f"--model {args.model}: only Keras models (a .keras file or a zoo name) "
+                         "can be exported")
+    model = segmenter.model
+
+    def data(spec, option):
+        name, _, split = spec.partition(":")
+        if not args.data_dir:
+            raise ValueError(f"{option} {spec} needs --data-dir")
+        return source(name, args.data_dir, split or "train")
+
+    if args.format == "savedmodel":
+        export.export_savedmodel(model, args.out, force=args.force)
+        print(f"wrote {args.out} (signatures: serving_default on uint8 images of any size, raw)")
+        return 0
+    representative = None
+    if args.quantize == "int8":
+        if not args.representative_data:
+            raise ValueError("--quantize int8 needs --representative-data DATASET:SPLIT "
+                             "(e.g. ph2:train) and --data-dir")
+        representative = export.representative_images(
+            data(args.representative_data, "--representative-data"), export.input_size(model),
+            count=args.samples)
+    fidelity_spec = args.fidelity_data or (
+        f"{args.representative_data.partition(':')[0]}:val" if args.representative_data else None)
+    report = export.export_tflite(
+        model, args.out, args.quantize, representative=representative, int8_io=args.int8_io,
+        labels=args.labels.split(",") if args.labels else None,
+        fidelity_data=data(fidelity_spec, "--fidelity-data") if fidelity_spec else None,
+        source_name=args.model, force=args.force)
+    line = f"wrote {args.out}: {report['bytes'] / 1e6:.2f} MB, {args.quantize}"
+    if "fidelity" in report:
+        f = report["fidelity"]
+        line += (f"; on {f['images']} {f['data']} images: mask agreement {f['mask_agreement']:.4%}, "
+                 f"max abs diff {f['max_abs_diff']:.4f}, Dice Keras {f['dice_keras']:.4f} / "
+                 f"TFLite {f['dice_tflite']:.4f}")
+    else:
+        line += " (no --fidelity-data: fidelity not measured)"
+    print(line)
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="kerasseg",
@@ -246,6 +294,30 @@ def build_parser():
     predict.add_argument("--out", required=True, help="output folder")
     predict.add_argument("--no-overlay", action="store_true", help="write masks only")
     predict.set_defaults(run=_predict)
+
+    exporter = commands.add_parser(
+        "export", help="export to SavedModel or TFLite (float32, float16, dynamic, int8)",
+        description="Export a model. TFLite files are batch 1, builtin ops only, with a JSON "
+                    "sidecar (input scaling, labels) and a fidelity report against Keras on real "
+                    "images. Nothing is overwritten without --force; writes are atomic.")
+    exporter.add_argument("--model", required=True, help="a .keras file or a zoo name")
+    exporter.add_argument("--format", choices=["savedmodel", "tflite"], required=True)
+    exporter.add_argument("--out", required=True, help="SavedModel folder or .tflite file")
+    exporter.add_argument("--quantize", choices=["none", "float16", "dynamic", "int8"],
+                          default="none", help="TFLite weights/compute type (default: none)")
+    exporter.add_argument("--int8-io", choices=["uint8", "int8"], default="uint8",
+                          help="input/output type of a full int8 model (default: uint8)")
+    exporter.add_argument("--representative-data", metavar="DATASET:SPLIT",
+                          help="calibration images for int8, e.g. ph2:train")
+    exporter.add_argument("--fidelity-data", metavar="DATASET:SPLIT",
+                          help="images with masks to check the export on (default: the "
+                               "representative dataset's val split)")
+    exporter.add_argument("--data-dir", help="where those datasets are")
+    exporter.add_argument("--samples", type=_positive_int, default=64,
+                          help="representative images (default: 64)")
+    exporter.add_argument("--labels", help="comma-separated class names for the sidecar")
+    exporter.add_argument("--force", action="store_true", help="replace existing outputs")
+    exporter.set_defaults(run=_export)
     return parser
 
 

@@ -10,7 +10,15 @@ that into a `Segmenter`:
 import os
 
 import numpy as np
-from PIL import Image
+
+# The pre- and post-processing live in the TensorFlow-free runner module, so a
+# Keras model, a classical method and a .tflite file are all treated the same way.
+from kerasseg.litert import TFLiteSegmenter, flip_mean, resize_in
+from kerasseg.litert import classes as classes_from
+from kerasseg.litert import resize as resize_probabilities
+
+__all__ = ["ClassicSegmenter", "KerasSegmenter", "Segmenter", "TFLiteSegmenter", "classes_from",
+           "load", "load_keras_model", "resize_probabilities"]
 
 
 class Segmenter:
@@ -32,35 +40,11 @@ class Segmenter:
 
     def probabilities_tta(self, images):
         """The mean of `probabilities` over the image and its horizontal and vertical flips."""
-        total = self.probabilities(images)
-        total = total + self.probabilities(images[:, :, ::-1])[:, :, ::-1]
-        total = total + self.probabilities(images[:, ::-1])[:, ::-1]
-        return total / 3.0
+        return flip_mean(self.probabilities, images)
 
     def resize_in(self, image):
         """One uint8 (H, W, 3) image -> float32 (h, w, 3) in [0, 1] at `input_size` (bilinear)."""
-        height, width = self.input_size
-        if image.shape[:2] != (height, width):
-            image = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
-        return image.astype(np.float32) / 255.0
-
-
-def classes_from(probabilities, threshold=0.5):
-    """(…, C) probabilities -> (…) uint8 class ids (binary: foreground above `threshold`)."""
-    if probabilities.shape[-1] == 1:
-        return (probabilities[..., 0] > threshold).astype(np.uint8)
-    return probabilities.argmax(axis=-1).astype(np.uint8)
-
-
-def resize_probabilities(probabilities, size):
-    """(h, w, C) float probabilities -> (H, W, C), bilinear, for `size` = (H, W)."""
-    height, width = size
-    if probabilities.shape[:2] == (height, width):
-        return probabilities
-    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(probabilities[..., c], np.float32),
-                                           mode="F").resize((width, height), Image.BILINEAR))
-                for c in range(probabilities.shape[-1])]
-    return np.stack(channels, axis=-1)
+        return resize_in(image, self.input_size)
 
 
 class KerasSegmenter(Segmenter):
@@ -119,6 +103,8 @@ def load(spec, image_size=256):
     """
     if spec.startswith("classic:"):
         return ClassicSegmenter(spec.split(":", 1)[1], image_size)
+    if spec.endswith(".tflite"):
+        return TFLiteSegmenter(spec)
     if os.path.exists(spec):
         return KerasSegmenter(load_keras_model(spec), name=spec, image_size=image_size)
     from kerasseg import zoo

@@ -1,0 +1,343 @@
+"""Export to SavedModel and TFLite, each checked against the Keras model.
+
+TFLite files are batch 1 at the model's input size, builtin ops only, with the
+probabilities (sigmoid/softmax applied) as output. Next to `model.tflite` go
+`model.json` (the sidecar: input scaling, labels; read by `kerasseg.litert`)
+and `model.report.json` (size, and fidelity on real images: max abs difference
+and mask agreement against Keras, Dice of both against the ground truth).
+
+Every file is written to a temporary name and renamed into place, so an
+interrupted export leaves nothing half-written; an existing output is only
+replaced with `force=True`.
+"""
+
+import json
+import os
+import re
+import shutil
+import tempfile
+
+import numpy as np
+
+QUANTIZATIONS = ("none", "float16", "dynamic", "int8")
+
+
+class ExportError(ValueError):
+    """The model cannot be exported as asked; the message says why."""
+
+
+def _check_target(path, force):
+    if os.path.exists(path) and not force:
+        raise ExportError(f"{path} already exists; pass --force to replace it")
+
+
+def _atomic_write_bytes(path, data):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(handle, "wb") as f:
+            f.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+        raise
+
+
+def _atomic_write_json(path, data):
+    _atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
+
+
+def _outputs_logits(model):
+    return not model.layers[-1].name.endswith("_probabilities")
+
+
+def _probabilities_fn(model):
+    """The model in inference mode with sigmoid/softmax applied, as a plain function."""
+    import tensorflow as tf
+
+    logits = _outputs_logits(model)
+
+    def run(x):
+        y = tf.cast(model(x, training=False), tf.float32)
+        if not logits:
+            return y
+        return tf.sigmoid(y) if y.shape[-1] == 1 else tf.nn.softmax(y, axis=-1)
+
+    return run
+
+
+def _batch_one_probabilities(model):
+    """A functional wrapper: batch 1, the model's size, sigmoid/softmax on its logits."""
+    import keras
+
+    height, width = input_size(model)
+    inputs = keras.Input((height, width, 3), batch_size=1, name="image")
+    outputs = model(inputs, training=False)
+    if _outputs_logits(model):
+        activation = "sigmoid" if model.output_shape[-1] == 1 else "softmax"
+        outputs = keras.layers.Activation(activation, dtype="float32",
+                                          name="probabilities")(outputs)
+    return keras.Model(inputs, outputs, name=model.name)
+
+
+def input_size(model):
+    """(height, width) of a model with a fixed input size; ExportError otherwise."""
+    height, width = model.input_shape[1:3]
+    if height is None or width is None:
+        raise ExportError(f"model {model.name} has no fixed input size ({model.input_shape}); "
+                          "TFLite export needs one: rebuild it with input_shape=(H, W, 3)")
+    return int(height), int(width)
+
+
+def export_savedmodel(model, out_dir, force=False):
+    """Writes a SavedModel with two signatures.
+
+    `serving_default` takes uint8 images of any height and width
+    ([batch, H, W, 3]), resizes and scales them inside, and returns
+    "probabilities" ([batch, H, W, C] float32) and "mask" ([batch, H, W] uint8)
+    at the input's size. `raw` is the Keras model itself on float32 inputs in
+    [0, 1] at its own size.
+
+    Args:
+        model: a Keras segmentation model with a fixed input size.
+        out_dir: the SavedModel folder to write.
+        force: replace an existing `out_dir`.
+
+    Returns:
+        `out_dir`.
+    """
+    import tensorflow as tf
+
+    _check_target(out_dir, force)
+    height, width = input_size(model)
+    probabilities = _probabilities_fn(model)
+    channels = model.output_shape[-1]
+
+    class Serving(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.model = model
+
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None, 3], tf.uint8, name="images")])
+        def serve(self, images):
+            size = tf.shape(images)[1:3]
+            x = tf.image.resize(tf.cast(images, tf.float32) / 255.0, (height, width),
+                                method="bilinear")
+            p = tf.image.resize(probabilities(x), size, method="bilinear")
+            if channels == 1:
+                mask = tf.cast(p[..., 0] > 0.5, tf.uint8)
+            else:
+                mask = tf.cast(tf.argmax(p, axis=-1), tf.uint8)
+            return {"probabilities": p, "mask": mask}
+
+        @tf.function(input_signature=[tf.TensorSpec([None, height, width, 3], tf.float32,
+                                                    name="inputs")])
+        def raw(self, inputs):
+            return {"outputs": model(inputs, training=False)}
+
+    module = Serving()
+    parent = os.path.dirname(os.path.abspath(out_dir))
+    os.makedirs(parent, exist_ok=True)
+    temporary = tempfile.mkdtemp(dir=parent, prefix=".tmp-savedmodel-")
+    try:
+        tf.saved_model.save(module, temporary,
+                            signatures={"serving_default": module.serve, "raw": module.raw})
+        if os.path.exists(out_dir):
+            shutil.rmtree(out_dir)
+        os.replace(temporary, out_dir)
+    finally:
+        shutil.rmtree(temporary, ignore_errors=True)
+    return out_dir
+
+
+def representative_images(source, image_size, count=64, seed=0):
+    """Up to `count` float32 images in [0, 1] from a `kerasseg.data.sources.Source`, as the
+    training pipeline decodes and resizes them (calibration data for full int8)."""
+    dataset = source.dataset(image_size, shuffle=True, seed=seed)
+    return np.stack([image.numpy() for image, _ in dataset.take(count)])
+
+
+def _check_representative(images, size):
+    images = np.asarray(images)
+    expected = (size[0], size[1], 3)
+    if images.ndim != 4 or tuple(images.shape[1:]) != expected:
+        raise ExportError(f"representative data has shape {images.shape}; expected "
+                          f"(N, {expected[0]}, {expected[1]}, 3) like the model's input")
+    if images.dtype != np.float32:
+        raise ExportError(f"representative data has dtype {images.dtype}; expected float32 "
+                          "images in [0, 1]")
+    if len(images) == 0 or images.min() < 0 or images.max() > 1:
+        raise ExportError("representative data must hold at least one image with values in "
+                          f"[0, 1] (got {len(images)} images)")
+    return images
+
+
+def convert_tflite(model, quantize="none", representative=None, int8_io="uint8"):
+    """The model as TFLite flatbuffer bytes (batch 1, builtin ops only, probabilities out).
+
+    Args:
+        model: a Keras segmentation model with a fixed input size.
+        quantize: "none" (float32), "float16" (weights), "dynamic" (int8
+            weights, float compute) or "int8" (everything int8; needs
+            `representative`).
+        representative: for "int8", float32 images (N, H, W, 3) in [0, 1].
+        int8_io: for "int8", the input/output type: "uint8" or "int8".
+
+    Returns:
+        bytes. Raises ExportError naming the ops (and the layers they came
+        from) that are not TFLite builtins.
+    """
+    import tensorflow as tf
+
+    if quantize not in QUANTIZATIONS:
+        raise ExportError(f"quantize must be one of {QUANTIZATIONS}, got {quantize!r}")
+    if int8_io not in ("uint8", "int8"):
+        raise ExportError(f"int8 input/output type must be 'uint8' or 'int8', got {int8_io!r}")
+    height, width = input_size(model)
+    converter = tf.lite.TFLiteConverter.from_keras_model(_batch_one_probabilities(model))
+    # Builtins only: Flex (SELECT_TF_OPS) kernels ship in neither interpreter wheel.
+    converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS]
+    if quantize == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "dynamic":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantize == "int8":
+        if representative is None:
+            raise ExportError("full int8 needs representative data (e.g. --representative-data "
+                              "ph2:train --data-dir DIR)")
+        images = _check_representative(representative, (height, width))
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = lambda: ([image[None]] for image in images)
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = getattr(tf, int8_io)
+        converter.inference_output_type = getattr(tf, int8_io)
+    try:
+        return converter.convert()
+    except Exception as error:  # noqa: BLE001 (the converter raises several types)
+        raise ExportError(_explain_conversion_error(str(error), model)) from error
+
+
+def _explain_conversion_error(message, model):
+    ops = sorted(set(re.findall(r"'(tf\.[A-Za-z0-9_]+)' op", message)))
+    if not ops:
+        return f"TFLite conversion of {model.name} failed: {message.strip()[:2000]}"
+    layer_names = [layer.name for layer in model.layers]
+    found = []
+    for op in ops:
+        # The converter's locations carry the layer's name scope with a call
+        # suffix, e.g. "bad_1/argmax_pool_1/MaxPoolWithArgmax@...".
+        op_name = op.split(".", 1)[1]
+        layers = sorted({name for name in layer_names
+                         if re.search(rf"/{re.escape(name)}(_\d+)?/{op_name}\b", message)})
+        found.append(f"{op} (from layer {', '.join(layers) if layers else 'unknown'})")
+    return (f"{model.name} uses ops that are not TFLite builtins: {'; '.join(found)}. "
+            "They would need the Flex delegate, which no LiteRT wheel ships; replace those layers "
+            "with builtin-friendly ones (see DESIGN.md: index-free unpooling, no Resizing layer).")
+
+
+def fidelity(model, tflite_path, records, mask_reader, threshold=0.5):
+    """Keras vs the exported file on real images, and both against the ground truth.
+
+    Args:
+        model: the Keras model that was exported.
+        tflite_path: the exported file (its sidecar beside it).
+        records: `kerasseg.data.Record`s with masks.
+        mask_reader: callable(record) -> (H, W) class ids.
+        threshold: foreground threshold.
+
+    Returns:
+        A dict: "images", "max_abs_diff" (probabilities, at the model's size),
+        "mask_agreement" (share of pixels where the masks agree), "dice_keras"
+        and "dice_tflite" (mean per-image Dice at the images' own size).
+    """
+    from kerasseg.data.records import load_pair
+    from kerasseg.evaluate import scores
+    from kerasseg.segmenter import KerasSegmenter, classes_from, resize_probabilities
+    from kerasseg.litert import TFLiteSegmenter
+
+    keras_side, lite_side = KerasSegmenter(model), TFLiteSegmenter(tflite_path)
+    num_classes = max(keras_side.num_classes, 2)
+    max_diff, agree, pixels, dice_keras, dice_lite = 0.0, 0, 0, [], []
+    for record in records:
+        image, truth = load_pair(record, mask_reader)
+        x = keras_side.resize_in(image)[None]
+        p_keras, p_lite = keras_side.probabilities(x)[0], lite_side.probabilities(x)[0]
+        difference = float(np.abs(p_keras - p_lite).max())
+        max_diff = max(max_diff, difference if np.isfinite(difference) else float("inf"))
+        m_keras, m_lite = classes_from(p_keras, threshold), classes_from(p_lite, threshold)
+        agree += int(np.sum(m_keras == m_lite))
+        pixels += m_keras.size
+        for probabilities, sink in ((p_keras, dice_keras), (p_lite, dice_lite)):
+            full = classes_from(resize_probabilities(probabilities, truth.shape), threshold)
+            sink.append(scores(truth, full, num_classes)["dice"])
+    return {
+        "images": len(records),
+        "max_abs_diff": round(max_diff, 6),
+        "mask_agreement": round(agree / pixels, 6),
+        "dice_keras": round(float(np.mean(dice_keras)), 6),
+        "dice_tflite": round(float(np.mean(dice_lite)), 6),
+    }
+
+
+def export_tflite(model, out_path, quantize="none", representative=None, int8_io="uint8",
+                  labels=None, fidelity_data=None, source_name=None, force=False):
+    """Converts, writes the file, its sidecar and its fidelity report.
+
+    Args:
+        model: a Keras segmentation model with a fixed input size.
+        out_path: the `.tflite` file to write.
+        quantize, representative, int8_io: see `convert_tflite`.
+        labels: class names stored in the sidecar (default background and
+            foreground for binary models).
+        fidelity_data: None, or a `kerasseg.data.sources.Source` of real
+            images to measure the export on.
+        source_name: what `model` was (a path or zoo name), for the report.
+        force: replace existing files.
+
+    Returns:
+        The report dict (also written to `<stem>.report.json`).
+    """
+    from kerasseg.litert import sidecar_path
+
+    if not out_path.endswith(".tflite"):
+        raise ExportError(f"{out_path}: a TFLite file name must end in .tflite")
+    report_path = os.path.splitext(out_path)[0] + ".report.json"
+    for path in (out_path, sidecar_path(out_path), report_path):
+        _check_target(path, force)
+    channels = int(model.output_shape[-1])
+    labels = list(labels or (["background", "foreground"] if channels == 1 else
+                             [f"class_{i}" for i in range(channels)]))
+    expected = 2 if channels == 1 else channels
+    if len(labels) != expected:
+        raise ExportError(f"{len(labels)} labels given ({', '.join(labels)}) but the model has "
+                          f"{expected} classes")
+
+    data = convert_tflite(model, quantize, representative, int8_io)
+    height, width = input_size(model)
+    sidecar = {
+        "format": "kerasseg-tflite/1",
+        "model": source_name or model.name,
+        "input": {"height": height, "width": width, "channels": 3, "color": "RGB",
+                  "scale": 1 / 255, "offset": 0.0,
+                  "note": "model input = pixel * scale + offset; a quantized input's own "
+                          "scale and zero point apply on top"},
+        "output": {"kind": "probabilities",
+                   "channels": channels,
+                   "decode": "foreground where > 0.5" if channels == 1 else "argmax"},
+        "labels": labels,
+        "quantize": quantize,
+    }
+    # The sidecar goes first: a .tflite file is never there without it.
+    _atomic_write_json(sidecar_path(out_path), sidecar)
+    _atomic_write_bytes(out_path, data)
+    report = {"file": os.path.basename(out_path), "model": sidecar["model"], "quantize": quantize,
+              "bytes": len(data), "input": [height, width], "params": int(model.count_params())}
+    if fidelity_data is not None:
+        report["fidelity"] = {
+            "data": f"{fidelity_data.name}:{fidelity_data.split}",
+            **fidelity(model, out_path, fidelity_data.records, fidelity_data.mask_reader)}
+    _atomic_write_json(report_path, report)
+    return report

@@ -1,0 +1,167 @@
+"""Running an exported `.tflite` segmenter with LiteRT alone: numpy, Pillow and ai-edge-litert.
+
+This file imports nothing else (no TensorFlow, no other kerasseg module), so it
+can be copied to a device as it is. It does what a phone app does with the
+file: resize the image to the model's input, scale it as the sidecar JSON says
+(or as the input's quantization says), run, dequantize, resize the
+probabilities back to the image's size and threshold them.
+
+    python export/run_tflite.py model.tflite photo.jpg --out mask.png
+"""
+
+import json
+import os
+
+import numpy as np
+from PIL import Image
+
+
+def sidecar_path(model_path):
+    """`unet.tflite` -> `unet.json`: the normalisation and labels written at export."""
+    return os.path.splitext(model_path)[0] + ".json"
+
+
+class TFLiteSegmenter:
+    """A `.tflite` segmentation model with its sidecar, run by the LiteRT interpreter.
+
+    Args:
+        model_path: the `.tflite` file.
+        num_threads: interpreter threads.
+
+    Attributes:
+        input_size: (height, width) of the model's input.
+        num_classes: 1 for binary (one foreground probability), else classes.
+        labels: class names from the sidecar.
+    """
+
+    def __init__(self, model_path, num_threads=1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        if not os.path.isfile(model_path):
+            raise ValueError(f"{model_path}: no such model file")
+        meta_path = sidecar_path(model_path)
+        if not os.path.isfile(meta_path):
+            raise ValueError(f"{meta_path}: the sidecar written at export is missing; it holds "
+                             "the input normalisation and the labels")
+        with open(meta_path) as f:
+            self.meta = json.load(f)
+        try:
+            self.interpreter = Interpreter(model_path=model_path, num_threads=num_threads)
+            self.interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as error:
+            raise ValueError(f"{model_path}: LiteRT cannot load it: {error}") from error
+        self.name = model_path
+        self._input = self.interpreter.get_input_details()[0]
+        self._output = self.interpreter.get_output_details()[0]
+        self.input_size = tuple(int(v) for v in self._input["shape"][1:3])
+        channels = int(self._output["shape"][-1])
+        self.num_classes = 1 if channels == 1 else channels
+        self.labels = self.meta.get("labels", [])
+
+    def probabilities(self, images):
+        """(N, h, w, 3) float32 images in [0, 1] at `input_size` -> (N, h, w, C) probabilities."""
+        return np.stack([self._run_one(image) for image in np.asarray(images, np.float32)])
+
+    def probabilities_tta(self, images):
+        """The mean over the image and its horizontal and vertical flips."""
+        return flip_mean(self.probabilities, images)
+
+    def resize_in(self, image):
+        """One uint8 (H, W, 3) image -> float32 (h, w, 3) in [0, 1] at `input_size` (bilinear)."""
+        return resize_in(image, self.input_size)
+
+    def _run_one(self, image):
+        details = self._input
+        scale, offset = self.meta["input"]["scale"], self.meta["input"]["offset"]
+        x = image * 255.0 * scale + offset   # the model's own input scaling, from the sidecar
+        if details["dtype"] in (np.uint8, np.int8):
+            q_scale, q_zero = details["quantization"]
+            info = np.iinfo(details["dtype"])
+            x = np.clip(np.round(x / q_scale + q_zero), info.min, info.max)
+        self.interpreter.set_tensor(details["index"], x[None].astype(details["dtype"]))
+        self.interpreter.invoke()
+        y = self.interpreter.get_tensor(self._output["index"])[0]
+        if self._output["dtype"] in (np.uint8, np.int8):
+            q_scale, q_zero = self._output["quantization"]
+            y = (y.astype(np.float32) - q_zero) * q_scale
+        return y.astype(np.float32)
+
+    def segment(self, image, threshold=0.5):
+        """One uint8 RGB image of any size -> (H, W) uint8 class ids at the image's own size."""
+        probability = self.probabilities(self.resize_in(image)[None])[0]
+        return classes(resize(probability, image.shape[:2]), threshold)
+
+
+def resize_in(image, size):
+    """uint8 (H, W, 3) -> float32 (h, w, 3) in [0, 1] at `size` = (h, w), bilinear like training."""
+    height, width = size
+    if image.shape[:2] != (height, width):
+        image = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
+    return image.astype(np.float32) / 255.0
+
+
+def flip_mean(probabilities, images):
+    """Flip test-time augmentation: the mean of `probabilities` over the images and their
+    horizontal and vertical flips, each flipped back."""
+    total = probabilities(images)
+    total = total + probabilities(images[:, :, ::-1])[:, :, ::-1]
+    total = total + probabilities(images[:, ::-1])[:, ::-1]
+    return total / 3.0
+
+
+def resize(probabilities, size):
+    """(h, w, C) float probabilities -> (H, W, C), bilinear, for `size` = (H, W)."""
+    height, width = size
+    if probabilities.shape[:2] == (height, width):
+        return probabilities
+    channels = [np.asarray(Image.fromarray(np.ascontiguousarray(probabilities[..., c], np.float32),
+                                           mode="F").resize((width, height), Image.BILINEAR))
+                for c in range(probabilities.shape[-1])]
+    return np.stack(channels, axis=-1)
+
+
+def classes(probabilities, threshold=0.5):
+    """(…, C) probabilities -> (…) uint8 class ids (binary: foreground above `threshold`)."""
+    if probabilities.shape[-1] == 1:
+        return (probabilities[..., 0] > threshold).astype(np.uint8)
+    return probabilities.argmax(axis=-1).astype(np.uint8)
+
+
+def overlay(image, mask, color=(255, 38, 25), alpha=0.45):
+    """The image with the mask's pixels tinted, uint8."""
+    out = image.astype(np.float32)
+    chosen = mask.astype(bool)
+    out[chosen] = (1 - alpha) * out[chosen] + alpha * np.asarray(color, np.float32)
+    return out.round().clip(0, 255).astype(np.uint8)
+
+
+def main(argv=None):
+    import argparse
+    import time
+
+    parser = argparse.ArgumentParser(
+        description="Segment an image with an exported .tflite model, using LiteRT only.")
+    parser.add_argument("model", help="the .tflite file (its .json sidecar beside it)")
+    parser.add_argument("image", help="an RGB image of any size")
+    parser.add_argument("--out", required=True, help="mask PNG to write (0/255 for binary models)")
+    parser.add_argument("--overlay", help="overlay PNG to write (default: next to --out)")
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--threshold", type=float, default=0.5)
+    args = parser.parse_args(argv)
+
+    try:
+        model = TFLiteSegmenter(args.model, num_threads=args.threads)
+        with Image.open(args.image) as picture:
+            image = np.asarray(picture.convert("RGB"))
+    except (ValueError, OSError) as error:
+        parser.exit(2, f"run_tflite: error: {error}\n")
+    start = time.perf_counter()
+    mask = model.segment(image, args.threshold)
+    elapsed = time.perf_counter() - start
+    Image.fromarray(mask * 255 if model.num_classes == 1 else mask).save(args.out)
+    overlay_path = args.overlay or os.path.splitext(args.out)[0] + "_overlay.png"
+    Image.fromarray(overlay(image, mask > 0)).save(overlay_path)
+    share = float(np.mean(mask > 0))
+    print(f"{args.image}: {image.shape[1]}x{image.shape[0]}, {share:.1%} foreground, "
+          f"{elapsed * 1000:.1f} ms; wrote {args.out} and {overlay_path}")
+    return 0

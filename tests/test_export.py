@@ -1,0 +1,238 @@
+"""Export: SavedModel and TFLite checked against Keras on real PH2 images; the LiteRT-only runner."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.conftest import REPO
+
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def trained_unet(data_root):
+    """A small U-Net trained briefly on the real PH2 train split at 64x64."""
+    import keras
+
+    from kerasseg import losses, unet
+    from kerasseg.data.sources import source
+
+    keras.utils.set_random_seed(0)
+    model = unet((SIZE, SIZE, 3), filters=8, depth=3)
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=losses.get("bce+dice"))
+    model.fit(source("ph2", data_root, "train").dataset(SIZE, batch_size=8, shuffle=True),
+              epochs=12, verbose=0)
+    return model
+
+
+@pytest.fixture(scope="module")
+def ph2_val(data_root):
+    from kerasseg.data.sources import source
+
+    return source("ph2", data_root, "val")
+
+
+@pytest.fixture(scope="module")
+def representative(data_root):
+    from kerasseg.data.sources import source
+    from kerasseg.export import representative_images
+
+    return representative_images(source("ph2", data_root, "train"), (SIZE, SIZE), count=32)
+
+
+@pytest.fixture(scope="module")
+def exports(trained_unet, ph2_val, representative, tmp_path_factory):
+    from kerasseg.export import export_tflite
+
+    folder = tmp_path_factory.mktemp("exports")
+    return {q: export_tflite(trained_unet, str(folder / f"unet_{q}.tflite"), q,
+                             representative=representative, fidelity_data=ph2_val)
+            for q in ("none", "float16", "int8")} | {"folder": folder}
+
+
+def test_tflite_fidelity_on_real_ph2_validation_images(exports):
+    none, half, int8 = (exports[q]["fidelity"] for q in ("none", "float16", "int8"))
+    assert none["images"] == 32 and none["data"] == "ph2:val"
+    assert none["dice_keras"] > 0.7  # the model learned something, so the comparison means something
+    assert none["mask_agreement"] >= 0.999 and none["max_abs_diff"] < 1e-4
+    assert half["mask_agreement"] >= 0.995
+    assert abs(int8["dice_tflite"] - none["dice_keras"]) <= 0.01
+    sizes = {q: exports[q]["bytes"] for q in ("none", "float16", "int8")}
+    assert sizes["int8"] < 0.35 * sizes["none"] and sizes["float16"] < 0.6 * sizes["none"]
+
+
+def test_int8_file_has_uint8_io_and_a_sidecar(exports):
+    from ai_edge_litert.interpreter import Interpreter
+
+    path = exports["folder"] / "unet_int8.tflite"
+    interpreter = Interpreter(model_path=str(path))
+    interpreter.allocate_tensors()
+    details = interpreter.get_input_details()[0]
+    assert details["dtype"] == np.uint8 and list(details["shape"]) == [1, SIZE, SIZE, 3]
+    assert interpreter.get_output_details()[0]["dtype"] == np.uint8
+    sidecar = json.loads((exports["folder"] / "unet_int8.json").read_text())
+    assert sidecar["labels"] == ["background", "foreground"] and sidecar["quantize"] == "int8"
+    report = json.loads((exports["folder"] / "unet_int8.report.json").read_text())
+    assert report["bytes"] == path.stat().st_size
+
+
+@pytest.mark.parametrize("builder, kwargs", [
+    ("unet", {"filters": 4, "depth": 2}),
+    ("segnet", {"filters": (4, 8), "convs_per_level": 1}),
+    ("deeplabv3", {"backbone": "tiny", "aspp_filters": 8}),
+    ("deeplabv3plus", {"backbone": "tiny", "aspp_filters": 8, "decoder_filters": 8,
+                       "low_level_filters": 4}),
+])
+def test_every_architecture_converts_with_builtins_and_agrees(builder, kwargs, representative):
+    from ai_edge_litert.interpreter import Interpreter
+
+    from kerasseg.export import convert_tflite
+    from kerasseg.models import build_model
+
+    model = build_model(builder, input_shape=(SIZE, SIZE, 3), **kwargs)
+    image = representative[:1]
+    expected = 1 / (1 + np.exp(-model.predict(image, verbose=0)))
+    for quantize in ("none", "int8"):
+        interpreter = Interpreter(model_content=convert_tflite(model, quantize, representative))
+        interpreter.allocate_tensors()  # would fail on any Flex op
+        entry, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
+        x = image
+        if quantize == "int8":
+            scale, zero = entry["quantization"]
+            x = np.clip(np.round(image / scale + zero), 0, 255).astype(np.uint8)
+        interpreter.set_tensor(entry["index"], x)
+        interpreter.invoke()
+        y = interpreter.get_tensor(out["index"]).astype(np.float32)
+        if quantize == "int8":
+            scale, zero = out["quantization"]
+            y = (y - zero) * scale
+            # Untrained outputs sit within ~0.01 of 0.5, too flat to judge int8 accuracy on;
+            # the trained U-Net above and the zoo's trained models carry that check.
+            assert np.all(np.isfinite(y)) and 0 <= y.min() and y.max() <= 1, builder
+        else:
+            np.testing.assert_allclose(y, expected, atol=2e-6)
+
+
+def test_non_builtin_op_is_named_with_its_layer():
+    import keras
+    import tensorflow as tf
+
+    from kerasseg.export import ExportError, convert_tflite
+
+    inputs = keras.Input((16, 16, 3))
+    pooled = keras.layers.Lambda(
+        lambda x: tf.nn.max_pool_with_argmax(x, 2, 2, "SAME")[0], name="argmax_pool")(inputs)
+    model = keras.Model(inputs, keras.layers.Conv2D(1, 1, name="seg_logits")(pooled), name="bad")
+    with pytest.raises(ExportError, match=r"tf\.MaxPoolWithArgmax \(from layer argmax_pool\)"):
+        convert_tflite(model)
+
+
+def test_savedmodel_serves_uint8_images_of_any_size(trained_unet, tmp_path):
+    import tensorflow as tf
+
+    from kerasseg.export import export_savedmodel
+
+    out = str(tmp_path / "saved")
+    export_savedmodel(trained_unet, out)
+    loaded = tf.saved_model.load(out)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (1, 97, 131, 3), dtype=np.uint8)
+    served = loaded.signatures["serving_default"](images=tf.constant(image))
+    assert served["mask"].shape == (1, 97, 131) and served["mask"].dtype == tf.uint8
+    assert served["probabilities"].shape == (1, 97, 131, 1)
+    # The same steps in Keras: resize in, model, sigmoid, resize back.
+    x = tf.image.resize(image.astype(np.float32) / 255.0, (SIZE, SIZE))
+    p = tf.image.resize(tf.sigmoid(trained_unet(x, training=False)), (97, 131))
+    np.testing.assert_allclose(served["probabilities"].numpy(), p.numpy(), atol=1e-5)
+    raw = loaded.signatures["raw"](inputs=x)["outputs"]
+    np.testing.assert_allclose(raw.numpy(), trained_unet(x, training=False).numpy(), atol=1e-5)
+
+
+def test_existing_outputs_are_kept_and_interrupted_writes_leave_nothing(trained_unet, tmp_path,
+                                                                         monkeypatch):
+    from kerasseg import export
+
+    target = tmp_path / "model.tflite"
+    target.write_bytes(b"precious")
+    with pytest.raises(export.ExportError, match="already exists; pass --force"):
+        export.export_tflite(trained_unet, str(target))
+    assert target.read_bytes() == b"precious"
+
+    fresh = tmp_path / "fresh.tflite"
+
+    def interrupted(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(export.os, "replace", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        export.export_tflite(trained_unet, str(fresh))
+    assert sorted(os.listdir(tmp_path)) == ["model.tflite"]  # no temporary or partial files
+
+
+def test_bad_representative_data_is_refused(trained_unet):
+    from kerasseg.export import ExportError, convert_tflite
+
+    with pytest.raises(ExportError, match=r"shape \(4, 32, 32, 3\); expected \(N, 64, 64, 3\)"):
+        convert_tflite(trained_unet, "int8", np.zeros((4, 32, 32, 3), np.float32))
+    with pytest.raises(ExportError, match="dtype uint8; expected float32"):
+        convert_tflite(trained_unet, "int8", np.zeros((4, SIZE, SIZE, 3), np.uint8))
+    with pytest.raises(ExportError, match="needs representative data"):
+        convert_tflite(trained_unet, "int8")
+
+
+def test_export_command_errors(data_root, tmp_path):
+    not_a_model = tmp_path / "notes.keras"
+    not_a_model.write_text("hello")
+    cases = [
+        (["--model", "no-such-model", "--format", "tflite", "--out", str(tmp_path / "a.tflite")],
+         "not a model file, a zoo name"),
+        (["--model", str(not_a_model), "--format", "tflite", "--out", str(tmp_path / "a.tflite")],
+         "could not be loaded as a Keras model"),
+        (["--model", "classic:otsu", "--format", "tflite", "--out", str(tmp_path / "a.tflite")],
+         "only Keras models"),
+    ]
+    for arguments, message in cases:
+        done = subprocess.run([sys.executable, "-m", "kerasseg.cli", "export", *arguments],
+                              capture_output=True, text=True, cwd=REPO)
+        assert done.returncode == 2 and message in done.stderr, done.stderr[-800:]
+    assert not (tmp_path / "a.tflite").exists()
+
+
+BLOCK_TENSORFLOW = """
+import runpy, sys
+sys.modules["tensorflow"] = None  # any import of TensorFlow now fails
+sys.argv = sys.argv[1:]
+try:
+    runpy.run_path(sys.argv[0], run_name="__main__")
+except SystemExit as done:
+    assert "tensorflow" not in [m.split(".")[0] for m in sys.modules if sys.modules[m] is not None]
+    raise
+"""
+
+
+def test_litert_runner_needs_no_tensorflow_and_matches_keras(exports, trained_unet, ph2_val,
+                                                             tmp_path):
+    from kerasseg.data.records import read_image
+    from kerasseg.segmenter import KerasSegmenter, classes_from, resize_probabilities
+
+    record = ph2_val.records[0]
+    out = tmp_path / "mask.png"
+    done = subprocess.run(
+        [sys.executable, "-c", BLOCK_TENSORFLOW, os.path.join(REPO, "export", "run_tflite.py"),
+         str(exports["folder"] / "unet_none.tflite"), record.image, "--out", str(out)],
+        capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert (tmp_path / "mask_overlay.png").exists()
+    from PIL import Image
+
+    mask = np.asarray(Image.open(out)) > 0
+    image = read_image(record.image)
+    assert mask.shape == image.shape[:2]
+    keras_side = KerasSegmenter(trained_unet)
+    probability = keras_side.probabilities(keras_side.resize_in(image)[None])[0]
+    expected = classes_from(resize_probabilities(probability, image.shape[:2])) > 0
+    assert np.mean(mask == expected) >= 0.999
