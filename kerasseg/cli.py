@@ -14,10 +14,16 @@ def _demo(args):
     from kerasseg.demo import run_demo
 
     report = run_demo(out_dir=args.out, epochs=args.epochs, image_size=args.image_size,
-                      train_count=args.train_count, test_count=args.test_count, seed=args.seed)
+                      train_count=args.train_count, test_count=args.test_count, seed=args.seed,
+                      data_dir=args.data_dir)
     print(f"\nheld-out Dice {report['dice']:.4f}, IoU {report['iou']:.4f} "
-          f"({report['epochs']} epochs, {report['train_seconds']} s)")
-    print(f"wrote {os.path.join(args.out, 'overlay.png')}, model.keras, report.json, report.md")
+          f"({report['epochs']} epochs, {report['train_seconds']} s); int8 TFLite run by LiteRT: "
+          f"Dice {report['tflite_int8_dice']:.4f} ({report['tflite_int8_bytes'] / 1e3:.0f} KB)")
+    for row in report.get("zoo_comparison", []):
+        print(f"PH2 val, {row['images']} images: {row['model']:<20} Dice {row['dice']:.4f}, "
+              f"IoU {row['iou']:.4f}")
+    print(f"wrote {args.out}/: overlay.png, model.keras, model_int8.tflite, report.json, report.md"
+          + (", zoo_comparison.png, zoo_comparison.md" if args.data_dir else ""))
     return 0
 
 
@@ -53,9 +59,10 @@ def _train(args):
     model_args.setdefault("num_classes", train_source.num_classes)
     build_model(args.model, **model_args)  # fail on a bad argument before reading any image
 
+    # Replicas must agree on the number of steps: no ragged last batch across devices.
     train_data = train_source.dataset(args.image_size, batch_size=args.batch_size, shuffle=True,
                                       augment=Augmentation() if args.augment else None,
-                                      seed=args.seed)
+                                      seed=args.seed, drop_remainder=args.strategy != "none")
     val_data = val_source and val_source.dataset(args.image_size, batch_size=args.batch_size)
     config = {
         "command": "kerasseg " + shlex.join(args.argv),
@@ -183,6 +190,51 @@ def _export(args):
     return 0
 
 
+def _zoo_list(args):
+    from kerasseg import zoo
+
+    if not zoo.names():
+        print(f"the zoo is empty ({zoo.ZOO_DIR} holds no cards)")
+        return 0
+    print(zoo.table(), end="")
+    return 0
+
+
+def _zoo_show(args):
+    import json
+
+    from kerasseg import zoo
+
+    info = zoo.card(args.name)
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return 0
+    metrics, data = info["metrics"], info["dataset"]
+    print(f"{info['name']}: {info['title']}")
+    if info.get("description"):
+        print(info["description"])
+    print(f"  architecture  {info['architecture']['builder']} {json.dumps(info['architecture']['args'])}"
+          f", {info['params']:,} parameters")
+    print(f"  input         {info['input']['height']}x{info['input']['width']}: "
+          f"{info['input']['preprocessing']}")
+    print(f"  labels        {', '.join(info['labels'])}")
+    print(f"  trained on    {data['name']} {data['train_split']} ({data['train_images']} images)")
+    print(f"  trained with  {info['training']['command']}")
+    print(f"  scores        on {data['name']} {metrics['split']} ({metrics['images']} images): "
+          + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("dice", "iou", "accuracy", "sensitivity",
+                                                        "specificity")))
+    print(f"  measured by   {metrics['command']}")
+    print(f"  weights       {info['weights']['file']} ({info['weights']['bytes'] / 1e6:.2f} MB, "
+          f"sha256 {info['weights']['sha256'][:16]}...)")
+    for variant, entry in info.get("tflite", {}).items():
+        f = entry["fidelity"]
+        print(f"  tflite {variant:<7}{entry['file']} ({entry['bytes'] / 1e6:.2f} MB): Dice "
+              f"{f['dice_tflite']:.4f}, mask agreement with Keras {f['mask_agreement']:.2%}, "
+              f"LiteRT {entry['latency_ms']['1']:.1f} ms (1 thread) / "
+              f"{entry['latency_ms']['2']:.1f} ms (2)")
+    return 0
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="kerasseg",
@@ -214,6 +266,8 @@ def build_parser():
                       help=f"held-out images (default: {default['test_count']})")
     demo.add_argument("--seed", type=int, default=default["seed"],
                       help=f"random seed (default: {default['seed']})")
+    demo.add_argument("--data-dir", help="a PH2 copy (or its parent): also compare the zoo's PH2 "
+                                         "models and Otsu on its real validation images")
     demo.set_defaults(run=_demo)
 
     data = commands.add_parser("data", help="inspect datasets").add_subparsers(
@@ -318,6 +372,15 @@ def build_parser():
     exporter.add_argument("--labels", help="comma-separated class names for the sidecar")
     exporter.add_argument("--force", action="store_true", help="replace existing outputs")
     exporter.set_defaults(run=_export)
+
+    zoo = commands.add_parser("zoo", help="the pretrained models: list, show").add_subparsers(
+        dest="zoo_command", metavar="ZOO_COMMAND", required=True)
+    zoo.add_parser("list", help="the models with their measured scores and sizes").set_defaults(
+        run=_zoo_list)
+    show = zoo.add_parser("show", help="one model's card")
+    show.add_argument("name", help="a zoo name, e.g. unet-ph2")
+    show.add_argument("--json", action="store_true", help="print the whole card as JSON")
+    show.set_defaults(run=_zoo_show)
     return parser
 
 

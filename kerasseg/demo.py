@@ -13,8 +13,9 @@ import numpy as np
 
 
 def run_demo(out_dir="runs/demo", epochs=10, image_size=96, train_count=384, test_count=64,
-             batch_size=16, seed=0, verbose=1):
-    """Trains and evaluates a small U-Net on synthetic lesions; writes results to `out_dir`.
+             batch_size=16, seed=0, verbose=1, data_dir=None):
+    """Trains and evaluates a small U-Net on synthetic lesions, exports it to int8 TFLite and
+    runs that with LiteRT; with `data_dir`, also compares the zoo's PH2 models on real images.
 
     Args:
         out_dir: folder for `overlay.png`, `model.keras`, `report.json` and
@@ -26,9 +27,13 @@ def run_demo(out_dir="runs/demo", epochs=10, image_size=96, train_count=384, tes
         batch_size: training batch size.
         seed: seed of the data and the weights.
         verbose: Keras verbosity (1 shows a progress bar).
+        data_dir: optional folder holding a PH2 copy (or its parent): the zoo
+            models and the Otsu baseline are then scored on its validation
+            split, with overlays (`zoo_comparison.png`, `zoo_comparison.md`).
 
     Returns:
-        The report as a dict, with the held-out "dice" and "iou".
+        The report as a dict, with the held-out "dice" and "iou" of the Keras
+        model and "tflite_int8_dice" of its int8 export run by LiteRT.
     """
     import keras
 
@@ -62,6 +67,7 @@ def run_demo(out_dir="runs/demo", epochs=10, image_size=96, train_count=384, tes
     save_comparison_grid(os.path.join(out_dir, "overlay.png"), test_images[:6], test_masks[:6],
                          predicted[:6], scores=per_image[:6])
     model.save(os.path.join(out_dir, "model.keras"))
+    lite = _int8_check(model, train_images, test_images, test_masks, out_dir)
     report = {
         "model": model.name,
         "params": int(model.count_params()),
@@ -73,12 +79,81 @@ def run_demo(out_dir="runs/demo", epochs=10, image_size=96, train_count=384, tes
         "dice": float(dice.result()),
         "iou": float(iou.result()),
         "mean_image_dice": float(np.mean(per_image)),
+        **lite,
     }
+    if data_dir:
+        report["zoo_comparison"] = compare_zoo(data_dir, out_dir)
     with open(os.path.join(out_dir, "report.json"), "w") as f:
         json.dump(report, f, indent=2)
     with open(os.path.join(out_dir, "report.md"), "w") as f:
         f.write(_markdown(report))
     return report
+
+
+def _int8_check(model, train_images, test_images, test_masks, out_dir):
+    """Exports to full int8 TFLite (calibrated on training images) and scores it with LiteRT."""
+    from kerasseg import metrics
+    from kerasseg.export import export_tflite
+    from kerasseg.litert import TFLiteSegmenter
+
+    path = os.path.join(out_dir, "model_int8.tflite")
+    exported = export_tflite(model, path, "int8", representative=train_images[:64],
+                             labels=["skin", "lesion"], source_name="demo_unet", force=True)
+    probabilities = TFLiteSegmenter(path).probabilities(test_images)
+    dice = metrics.Dice(from_logits=False)
+    dice.update_state(test_masks, probabilities)
+    return {"tflite_int8_bytes": exported["bytes"], "tflite_int8_dice": float(dice.result())}
+
+
+def compare_zoo(data_dir, out_dir, count=4):
+    """Scores the zoo's PH2 models and the Otsu baseline on PH2's validation split.
+
+    Writes `zoo_comparison.md` (Dice and IoU at the images' own size) and
+    `zoo_comparison.png` (image, truth and each model's mask for `count`
+    images). Returns the table rows as dicts.
+    """
+    from kerasseg import evaluate, zoo
+    from kerasseg.data.records import load_pair
+    from kerasseg.data.sources import source
+    from kerasseg.segmenter import classes_from, load, resize_probabilities
+    from kerasseg.viz import overlay
+
+    data = source("ph2", data_dir, "val")
+    specs = [n for n in zoo.names() if zoo.card(n)["dataset"]["name"] == "ph2"] + ["classic:otsu"]
+    rows, pictures = [], {}
+    shown = data.records[:count]
+    for spec in specs:
+        segmenter = load(spec)
+        report = evaluate.evaluate(segmenter, data.records, data.mask_reader, progress=False)
+        rows.append({"model": spec, "images": report["images"], "dice": report["dice"],
+                     "iou": report["iou"]})
+        pictures[spec] = []
+        for record in shown:
+            image, _ = load_pair(record, data.mask_reader)
+            probability = segmenter.probabilities(segmenter.resize_in(image)[None])[0]
+            pictures[spec].append(classes_from(resize_probabilities(probability, image.shape[:2])))
+    lines = ["| model | PH2 val images | Dice | IoU |", "|---|---|---|---|"]
+    lines += [f"| {r['model']} | {r['images']} | {r['dice']:.4f} | {r['iou']:.4f} |" for r in rows]
+    with open(os.path.join(out_dir, "zoo_comparison.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(2.2 * (len(specs) + 2), 2.0 * len(shown)), dpi=100)
+    FigureCanvasAgg(figure)
+    axes = figure.subplots(len(shown), len(specs) + 2, squeeze=False)
+    for row, record in enumerate(shown):
+        image, truth = load_pair(record, data.mask_reader)
+        panels = [(image, record.id), (overlay(image, truth, color=(0.1, 0.8, 0.2)), "truth")]
+        panels += [(overlay(image, pictures[spec][row]), spec) for spec in specs]
+        for column, (picture, title) in enumerate(panels):
+            axes[row, column].imshow(picture)
+            axes[row, column].set_title(title, fontsize=7)
+            axes[row, column].axis("off")
+    figure.tight_layout()
+    figure.savefig(os.path.join(out_dir, "zoo_comparison.png"))
+    return rows
 
 
 def _per_image_dice(truths, predictions):
@@ -98,4 +173,8 @@ def _markdown(report):
         f"| Dice (all pixels) | {report['dice']:.4f} |\n"
         f"| IoU (all pixels) | {report['iou']:.4f} |\n"
         f"| mean per-image Dice | {report['mean_image_dice']:.4f} |\n"
+        f"| Dice of the int8 TFLite file, run by LiteRT | {report['tflite_int8_dice']:.4f} |\n"
+        + ("\nZoo models on real PH2 validation images:\n\n"
+           + "".join(f"- {r['model']}: Dice {r['dice']:.4f}, IoU {r['iou']:.4f}\n"
+                     for r in report["zoo_comparison"]) if "zoo_comparison" in report else "")
     )

@@ -11,6 +11,8 @@ interrupted export leaves nothing half-written; an existing output is only
 replaced with `force=True`.
 """
 
+import contextlib
+import io
 import json
 import os
 import re
@@ -215,7 +217,10 @@ def convert_tflite(model, quantize="none", representative=None, int8_io="uint8")
         converter.inference_input_type = getattr(tf, int8_io)
         converter.inference_output_type = getattr(tf, int8_io)
     try:
-        return converter.convert()
+        # The converter saves a temporary SavedModel and prints its signature
+        # to stdout; that listing is noise to a command-line user.
+        with contextlib.redirect_stdout(io.StringIO()):
+            return converter.convert()
     except Exception as error:  # noqa: BLE001 (the converter raises several types)
         raise ExportError(_explain_conversion_error(str(error), model)) from error
 

@@ -32,11 +32,12 @@ def make_strategy(name):
 
     Args:
         name: "none" (default strategy), "mirrored" (every local GPU, else
-            every logical CPU device) or "multiworker" (refused for now: see
-            the note in the code).
+            every logical CPU device) or "multiworker" (MultiWorkerMirrored,
+            configured by the TF_CONFIG environment variable).
 
     Returns:
-        A `tf.distribute.Strategy`.
+        A `tf.distribute.Strategy`. Create it before any other TensorFlow
+        work: multi-worker collectives must be set up first.
     """
     import tensorflow as tf
 
@@ -46,13 +47,10 @@ def make_strategy(name):
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])
     if name == "multiworker":
-        # Measured with Keras 3.15 / TF 2.21: fit() under MultiWorkerMirroredStrategy
-        # fails twice over (its first-batch build and its per-step log reduction
-        # both call strategy.reduce in ways this strategy rejects;
-        # keras-team/keras#20585). Refuse clearly rather than crash mid-setup.
-        raise ValueError("--strategy multiworker is not available: Keras 3's fit() does not run "
-                         "under tf.distribute.MultiWorkerMirroredStrategy (keras-team/keras#20585); "
-                         "use --strategy mirrored for all devices of one machine")
+        if "TF_CONFIG" not in os.environ:
+            raise ValueError("--strategy multiworker needs the TF_CONFIG environment variable "
+                             "(the cluster's worker addresses and this worker's index)")
+        return tf.distribute.MultiWorkerMirroredStrategy()
     return tf.distribute.get_strategy()
 
 
@@ -157,9 +155,10 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
             else:
                 rate = learning_rate
             metric_args = {"num_classes": num_classes, "from_logits": _outputs_logits(built)}
+            loss_fn = klosses.get(loss, from_logits=metric_args["from_logits"])
             built.compile(
                 optimizer=keras.optimizers.Adam(rate),
-                loss=klosses.get(loss, from_logits=metric_args["from_logits"]),
+                loss=loss_fn,
                 metrics=[kmetrics.Dice(**metric_args), kmetrics.IoU(**metric_args)],
                 jit_compile=jit_compile,
             )
@@ -187,9 +186,13 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
         callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max",
                                                        patience=int(early_stopping)))
 
-    # The pipelines shuffle themselves (seeded); fit's own shuffle only warns about it.
-    history = built.fit(train_data, validation_data=val_data, epochs=epochs, callbacks=callbacks,
-                        verbose=verbose, shuffle=False)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        history = _fit_multiworker(built, strategy, train_data, val_data, resumed_epoch, epochs,
+                                   callbacks, loss_fn, metric_args)
+    else:
+        # The pipelines shuffle themselves (seeded); fit's own shuffle only warns about it.
+        history = built.fit(train_data, validation_data=val_data, epochs=epochs,
+                            callbacks=callbacks, verbose=verbose, shuffle=False)
     nan_stop = callbacks[1]
     if nan_stop.where:
         raise NaNLossError(
@@ -212,6 +215,94 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
         "last": paths["last.keras"],
         "epochs_run": len(history.epoch),
     }
+
+
+def _fit_multiworker(model, strategy, train_data, val_data, first_epoch, epochs, callbacks,
+                     loss_fn, metric_args):
+    """The training loop under MultiWorkerMirroredStrategy, driving the same callbacks as fit().
+
+    Keras 3's fit() cannot run under this strategy (its first-batch build and
+    its per-step log reduction call strategy.reduce in ways it rejects;
+    keras-team/keras#20585), so the step is written out: each replica's loss,
+    scaled by the replica count, gives gradients that the optimizer all-reduces
+    across workers; BatchNorm statistics are averaged across workers after each
+    epoch. Validation runs whole on every worker (the weights are the
+    same everywhere), so it needs no collectives. Logs hold the training loss and
+    the validation loss, Dice and IoU.
+    """
+    import keras
+    import tensorflow as tf
+
+    from kerasseg import metrics as kmetrics
+
+    replicas = strategy.num_replicas_in_sync
+
+    @tf.function
+    def train_step(images, masks):
+        def replica_step(x, y):
+            with tf.GradientTape() as tape:
+                value = loss_fn(y, model(x, training=True))
+                scaled = value / replicas
+            gradients = tape.gradient(scaled, model.trainable_variables)
+            model.optimizer.apply_gradients(zip(gradients, model.trainable_variables))
+            return value
+
+        values = strategy.run(replica_step, args=(images, masks))
+        return strategy.reduce("MEAN", values, axis=None)
+
+    # BatchNorm's moving statistics are updated from each worker's own batches
+    # and are not all-reduced like the gradients: average them after every
+    # epoch, so every worker holds the same model (and the statistics of all data).
+    statistics = [v for v in model.non_trainable_variables if v.dtype.startswith("float")]
+
+    @tf.function
+    def average_statistics():
+        def replica_average():
+            context = tf.distribute.get_replica_context()
+            for variable in statistics:
+                variable.assign(context.all_reduce("MEAN", tf.identity(variable.value)))
+
+        strategy.run(replica_average)
+
+    infer = tf.function(lambda x: model(x, training=False))
+
+    def validate():
+        dice, iou = kmetrics.Dice(**metric_args), kmetrics.IoU(**metric_args)
+        total, count = 0.0, 0
+        for images, masks in val_data:
+            outputs = infer(images)
+            total += float(loss_fn(masks, outputs)) * int(images.shape[0])
+            count += int(images.shape[0])
+            dice.update_state(masks, outputs)
+            iou.update_state(masks, outputs)
+        return {"val_loss": total / count, "val_dice": float(dice.result()),
+                "val_iou": float(iou.result())}
+
+    batches = strategy.experimental_distribute_dataset(train_data)
+    history = keras.callbacks.History()
+    hooks = keras.callbacks.CallbackList([*callbacks, history], model=model)
+    model.stop_training = False
+    hooks.on_train_begin()  # BackupAndRestore restores the weights here
+    logs = {}
+    for epoch in range(first_epoch, epochs):
+        hooks.on_epoch_begin(epoch)
+        total, steps = 0.0, 0
+        for step, (images, masks) in enumerate(batches):
+            hooks.on_train_batch_begin(step)
+            value = float(train_step(images, masks))
+            total, steps = total + value, steps + 1
+            hooks.on_train_batch_end(step, {"loss": value})
+            if model.stop_training:
+                break
+        average_statistics()
+        logs = {"loss": total / max(steps, 1)}
+        if val_data is not None and not model.stop_training:
+            logs.update(validate())
+        hooks.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    hooks.on_train_end(logs)
+    return history
 
 
 def _outputs_logits(model):

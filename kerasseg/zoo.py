@@ -1,20 +1,26 @@
 """The zoo: pretrained models with cards, by name.
 
 Each model lives in `zoo/<name>/` at the repository root: `card.json` (what it
-is, how it was trained and measured), the weights (`model.keras`) and its
-exported `.tflite` files.
+is, how it was trained, what it scores and the command that measured it), the
+weights (`model.keras`) and exported `.tflite` files with their sidecars. Files
+are checked against the card's sha256 before use. A card whose file is not in
+the folder gives a `url`; the file is then fetched once into a local cache
+through `keras.utils.get_file` (with the same sha256 check).
 
 >>> from kerasseg import zoo
 >>> zoo.names()  # doctest: +SKIP
-['unet-ph2', ...]
+['deeplabv3plus-ph2', 'pets-oxford', 'person-pennfudan', 'ph2-mobile', 'segnet-ph2', 'unet-ph2']
 >>> model = zoo.load("unet-ph2")  # doctest: +SKIP
+>>> path = zoo.tflite("ph2-mobile", "int8")  # doctest: +SKIP
 """
 
+import hashlib
 import json
 import os
 import re
 
 ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "kerasseg")
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
 
@@ -39,12 +45,81 @@ def card(name, zoo_dir=None):
         return json.load(f)
 
 
-def load(name, zoo_dir=None):
-    """A zoo model, ready for inference, as a `keras.Model`."""
+def load(name, zoo_dir=None, cache_dir=None):
+    """A zoo model, ready for inference, as a `keras.Model`.
+
+    Args:
+        name: a zoo name (`names()`).
+        zoo_dir: the zoo folder (default: the repository's zoo/).
+        cache_dir: where fetched files are kept (default: ~/.cache/kerasseg).
+
+    Returns:
+        The Keras model. Raises ValueError for an unknown name or a file whose
+        sha256 differs from the card's.
+    """
     from kerasseg.segmenter import load_keras_model
 
     info = card(name, zoo_dir)
-    return load_keras_model(os.path.join(zoo_dir or ZOO_DIR, name, info["weights"]["file"]))
+    return load_keras_model(_file(name, info["weights"], zoo_dir, cache_dir))
+
+
+def tflite(name, variant="int8", zoo_dir=None, cache_dir=None):
+    """The path of a zoo model's exported `.tflite` file (its sidecar beside it).
+
+    Args:
+        name: a zoo name.
+        variant: a key of the card's "tflite" entry, e.g. "int8" or "float16".
+        zoo_dir, cache_dir: as for `load`.
+
+    Returns:
+        The path of the checked `.tflite` file.
+    """
+    info = card(name, zoo_dir)
+    variants = info.get("tflite", {})
+    if variant not in variants:
+        raise ValueError(f"{name} has no {variant!r} TFLite file; it has "
+                         f"{', '.join(sorted(variants)) or 'none'}")
+    entry = variants[variant]
+    path = _file(name, entry, zoo_dir, cache_dir)
+    if "sidecar" in entry:
+        _file(name, entry["sidecar"], zoo_dir, cache_dir)
+    return path
+
+
+def sha256(path):
+    """The sha256 hex digest of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _file(name, entry, zoo_dir=None, cache_dir=None):
+    """A card's file entry ({"file", "sha256", "url"?}) -> a checked local path."""
+    filename = entry["file"]
+    if os.path.basename(filename) != filename or filename.startswith("."):
+        raise ValueError(f"{name}: card names a file outside its folder: {filename!r}")
+    local = os.path.join(zoo_dir or ZOO_DIR, name, filename)
+    if os.path.isfile(local):
+        found = sha256(local)
+        if found != entry["sha256"]:
+            raise ValueError(f"{local}: sha256 {found[:12]}... differs from the card's "
+                             f"{entry['sha256'][:12]}...: the file is damaged or was replaced")
+        return local
+    if not entry.get("url"):
+        raise ValueError(f"{local} is missing and the card gives no URL to fetch it from")
+    import keras
+
+    cache_dir = cache_dir or DEFAULT_CACHE
+    os.makedirs(cache_dir, exist_ok=True)
+    try:
+        return keras.utils.get_file(filename, entry["url"], file_hash=entry["sha256"],
+                                    hash_algorithm="sha256", cache_dir=cache_dir,
+                                    cache_subdir=name)
+    except Exception as error:  # noqa: BLE001 (network, hash and file errors alike)
+        raise ValueError(f"{name}: could not fetch {filename} from {entry['url']} with the "
+                         f"card's sha256: {error}") from error
 
 
 def _check_name(name, zoo_dir=None):
@@ -54,3 +129,26 @@ def _check_name(name, zoo_dir=None):
     if name not in names(zoo_dir):
         available = ", ".join(names(zoo_dir)) or "none yet"
         raise ValueError(f"unknown zoo model {name!r}; available: {available}")
+
+
+def table(zoo_dir=None):
+    """The zoo as a Markdown table, generated from the cards (the README's zoo table)."""
+    lines = ["| model | dataset: eval split | input | params | Dice | IoU | int8 TFLite | "
+             "int8 Dice | int8 LiteRT, 1 / 2 threads | float16 TFLite |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for name in names(zoo_dir):
+        info = card(name, zoo_dir)
+        metrics = info["metrics"]
+        lite = info.get("tflite", {})
+        cells = [name, f"{info['dataset']['name']}: {metrics['split']} ({metrics['images']} images)",
+                 f"{info['input']['height']}x{info['input']['width']}", f"{info['params']:,}",
+                 f"{metrics['dice']:.4f}", f"{metrics['iou']:.4f}"]
+        if "int8" in lite:
+            int8 = lite["int8"]
+            cells += [f"{int8['bytes'] / 1e6:.2f} MB", f"{int8['fidelity']['dice_tflite']:.4f}",
+                      f"{int8['latency_ms']['1']:.1f} / {int8['latency_ms']['2']:.1f} ms"]
+        else:
+            cells += ["-", "-", "-"]
+        cells.append(f"{lite['float16']['bytes'] / 1e6:.2f} MB" if "float16" in lite else "-")
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

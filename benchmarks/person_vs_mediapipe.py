@@ -1,0 +1,136 @@
+"""person-pennfudan against MediaPipe's selfie segmenter on the same Penn-Fudan images.
+
+MediaPipe's model ships as a .tflite file inside the mediapipe==0.10.14 wheel
+(mediapipe/modules/selfie_segmentation/: RGB float32 in [0, 1], 256x256, one person-probability
+channel). This script reads it straight from the wheel (or from an installed mediapipe package)
+and runs it with LiteRT, as it runs the zoo model's own .tflite files: same images (the
+Penn-Fudan validation split, which person-pennfudan did not train on), same scoring (each
+image's own size, foreground above 0.5), same interpreter.
+
+Usage:
+    pip download mediapipe==0.10.14 --no-deps -d wheels/     # once; or pip install it
+    python benchmarks/person_vs_mediapipe.py --mediapipe-wheel wheels/mediapipe-0.10.14-*.whl
+Target (issue 6): person-pennfudan beats MediaPipe on IoU at comparable latency.
+"""
+
+import argparse
+import glob
+import importlib.util
+import os
+import statistics
+import tempfile
+import time
+import zipfile
+
+import numpy as np
+
+from kerasseg.segmenter import Segmenter
+
+MEDIAPIPE_MODELS = {"square 256x256": "selfie_segmentation.tflite",
+                    "landscape 144x256": "selfie_segmentation_landscape.tflite"}
+
+
+class _MediaPipeSelfie(Segmenter):
+    """The selfie segmenter's .tflite through LiteRT: float RGB in [0, 1], person probability out."""
+
+    def __init__(self, path, num_threads=1):
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+        self.interpreter.allocate_tensors()
+        self.entry = self.interpreter.get_input_details()[0]
+        self.exit = self.interpreter.get_output_details()[0]
+        self.input_size = tuple(int(v) for v in self.entry["shape"][1:3])
+        self.num_classes, self.name = 1, os.path.basename(path)
+
+    def probabilities(self, images):
+        outputs = []
+        for image in images:
+            self.interpreter.set_tensor(self.entry["index"], image[None].astype(np.float32))
+            self.interpreter.invoke()
+            outputs.append(self.interpreter.get_tensor(self.exit["index"])[0])
+        return np.stack(outputs)
+
+
+def _mediapipe_files(wheel, scratch):
+    member = "mediapipe/modules/selfie_segmentation/"
+    if wheel:
+        found = {}
+        with zipfile.ZipFile(wheel) as archive:
+            for label, name in MEDIAPIPE_MODELS.items():
+                found[label] = archive.extract(member + name, scratch)
+        return found
+    spec = importlib.util.find_spec("mediapipe")
+    if spec is None:
+        raise SystemExit("MediaPipe's model not found: pass --mediapipe-wheel (pip download "
+                         "mediapipe==0.10.14 --no-deps -d DIR) or pip install mediapipe==0.10.14")
+    base = os.path.join(os.path.dirname(spec.origin), "modules", "selfie_segmentation")
+    return {label: os.path.join(base, name) for label, name in MEDIAPIPE_MODELS.items()}
+
+
+def _latency_ms(interpreter, runs):
+    interpreter.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..",
+                                                       "shared", "data"))
+    parser.add_argument("--mediapipe-wheel", help="the mediapipe==0.10.14 wheel (a glob is fine)")
+    parser.add_argument("--split", default="val", help="Penn-Fudan split (default: val)")
+    parser.add_argument("--runs", type=int, default=50, help="latency runs (default: 50)")
+    args = parser.parse_args()
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+    from kerasseg import zoo
+    from kerasseg.data.sources import source
+    from kerasseg.evaluate import evaluate
+    from kerasseg.litert import TFLiteSegmenter
+    from kerasseg.segmenter import KerasSegmenter
+
+    wheel = None
+    if args.mediapipe_wheel:
+        matches = sorted(glob.glob(args.mediapipe_wheel))
+        if not matches:
+            raise SystemExit(f"no file matches {args.mediapipe_wheel}")
+        wheel = matches[-1]
+    card = zoo.card("person-pennfudan")
+    data = source("pennfudan", args.data, args.split, val_fraction=card["dataset"]["val_fraction"],
+                  seed=card["dataset"]["split_seed"])
+    rows = []
+    with tempfile.TemporaryDirectory() as scratch:
+        candidates = [(f"MediaPipe selfie, {label}", path, _MediaPipeSelfie(path))
+                      for label, path in _mediapipe_files(wheel, scratch).items()]
+        for variant in ("int8", "float16"):
+            path = zoo.tflite("person-pennfudan", variant)
+            candidates.append((f"person-pennfudan, {variant} TFLite", path, TFLiteSegmenter(path)))
+        candidates.append(("person-pennfudan, Keras float32", None,
+                           KerasSegmenter(zoo.load("person-pennfudan"), name="person-pennfudan")))
+        for label, path, segmenter in candidates:
+            report = evaluate(segmenter, data.records, data.mask_reader, progress=False)
+            latency = ("-", "-")
+            if path:
+                latency = tuple(
+                    f"{_latency_ms(type(segmenter)(path, threads).interpreter, args.runs):.1f}"
+                    for threads in (1, 2))
+            rows.append((label, report["iou"], report["dice"],
+                         f"{os.path.getsize(path) / 1e3:.0f} KB" if path else "-",
+                         "x".join(map(str, segmenter.input_size)), *latency))
+            print(f"measured {label}", flush=True)
+
+    print(f"\nPenn-Fudan {args.split} split: {len(data.records)} images; mean per-image IoU and "
+          f"Dice at each image's own size; LiteRT median of {args.runs} runs\n")
+    print("| model | IoU | Dice | file | input | LiteRT 1 thread (ms) | LiteRT 2 threads (ms) |")
+    print("|---|---|---|---|---|---|---|")
+    for label, iou, dice, size, shape, one, two in rows:
+        print(f"| {label} | {iou:.4f} | {dice:.4f} | {size} | {shape} | {one} | {two} |")
+
+
+if __name__ == "__main__":
+    main()

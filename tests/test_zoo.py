@@ -1,0 +1,129 @@
+"""The zoo: each card's numbers reproduced from the shipped files; loading, caching, checks."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kerasseg import zoo
+from tests.conftest import REPO
+
+NAMES = zoo.names()
+
+
+def test_the_zoo_has_its_models():
+    assert {"unet-ph2", "segnet-ph2", "deeplabv3plus-ph2", "ph2-mobile", "person-pennfudan",
+            "pets-oxford"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_card_metrics_are_reproduced_from_the_shipped_weights(name, data_root):
+    from kerasseg import evaluate
+    from kerasseg.data.sources import source
+    from kerasseg.segmenter import KerasSegmenter
+
+    card = zoo.card(name)
+    data = card["dataset"]
+    split = source(data["name"], data_root, data["eval_split"], val_fraction=data["val_fraction"],
+                   seed=data["split_seed"])
+    assert len(split.records) == card["metrics"]["images"]
+    report = evaluate.evaluate(KerasSegmenter(zoo.load(name)), split.records, split.mask_reader,
+                               progress=False)
+    for metric in ("dice", "iou", "accuracy"):
+        assert report[metric] == pytest.approx(card["metrics"][metric], abs=0.005), metric
+    assert os.path.getsize(os.path.join(zoo.ZOO_DIR, name, "model.keras")) <= 10e6
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_tflite_files_run_in_litert_and_agree_with_keras(name, data_root):
+    from kerasseg.data.records import read_image
+    from kerasseg.data.sources import source
+    from kerasseg.litert import TFLiteSegmenter
+    from kerasseg.segmenter import KerasSegmenter, classes_from
+
+    card = zoo.card(name)
+    data = card["dataset"]
+    records = source(data["name"], data_root, data["eval_split"], val_fraction=data["val_fraction"],
+                     seed=data["split_seed"]).records[:6]
+    keras_side = KerasSegmenter(zoo.load(name))
+    images = np.stack([keras_side.resize_in(read_image(r.image)) for r in records])
+    expected = classes_from(keras_side.probabilities(images))
+    for variant, entry in card["tflite"].items():
+        lite = TFLiteSegmenter(zoo.tflite(name, variant))
+        agreement = np.mean(classes_from(lite.probabilities(images)) == expected)
+        assert agreement >= (0.995 if variant == "float16" else 0.98), (variant, agreement)
+        # The card's int8 cost, measured on the whole evaluation split at export.
+        assert abs(entry["fidelity"]["dice_tflite"] - entry["fidelity"]["dice_keras"]) <= 0.01
+
+
+def test_names_are_validated():
+    for bad in ("../unet-ph2", "UNET-PH2", "unet_ph2", "unet--ph2", "", "unet-ph2/"):
+        with pytest.raises(ValueError, match="invalid zoo name"):
+            zoo.card(bad)
+    with pytest.raises(ValueError, match="unknown zoo model 'unet-nothing'; available: "):
+        zoo.load("unet-nothing")
+
+
+def _copy_card_without_files(name, tmp_path, url):
+    folder = tmp_path / "zoo" / name
+    folder.mkdir(parents=True)
+    card = zoo.card(name)
+    card["weights"]["url"] = url
+    (folder / "card.json").write_text(json.dumps(card))
+    return str(tmp_path / "zoo")
+
+
+def test_weights_are_fetched_into_the_cache_with_the_sha256_check(tmp_path):
+    name = "ph2-mobile"
+    source = tmp_path / "server" / "model.keras"
+    source.parent.mkdir()
+    shutil.copy(os.path.join(zoo.ZOO_DIR, name, "model.keras"), source)
+    zoo_dir = _copy_card_without_files(name, tmp_path, source.as_uri())
+    cache = tmp_path / "cache"
+    model = zoo.load(name, zoo_dir=zoo_dir, cache_dir=str(cache))
+    assert (cache / name / "model.keras").is_file()
+    assert model.count_params() == zoo.card(name)["params"]
+
+
+def test_tampered_or_truncated_files_are_refused(tmp_path):
+    name = "ph2-mobile"
+    source = tmp_path / "server" / "model.keras"
+    source.parent.mkdir()
+    data = open(os.path.join(zoo.ZOO_DIR, name, "model.keras"), "rb").read()
+    source.write_bytes(data[: len(data) // 2])           # truncated on the server
+    zoo_dir = _copy_card_without_files(name, tmp_path, source.as_uri())
+    with pytest.raises(ValueError, match="could not fetch model.keras .* sha256"):
+        zoo.load(name, zoo_dir=zoo_dir, cache_dir=str(tmp_path / "cache"))
+
+    local = tmp_path / "local" / name
+    shutil.copytree(os.path.join(zoo.ZOO_DIR, name), local)
+    tampered = bytearray(data)
+    tampered[len(tampered) // 2] ^= 0xFF
+    (local / "model.keras").write_bytes(bytes(tampered))
+    with pytest.raises(ValueError, match="sha256 .* differs from the card's"):
+        zoo.load(name, zoo_dir=str(tmp_path / "local"))
+
+
+def test_zoo_names_work_as_models_in_the_commands(data_root, tmp_path):
+    listing = subprocess.run([sys.executable, "-m", "kerasseg.cli", "zoo", "list"],
+                             capture_output=True, text=True, cwd=REPO)
+    assert listing.returncode == 0 and "unet-ph2" in listing.stdout
+    shown = subprocess.run([sys.executable, "-m", "kerasseg.cli", "zoo", "show", "unet-ph2"],
+                           capture_output=True, text=True, cwd=REPO)
+    assert shown.returncode == 0 and "kerasseg train --model unet" in shown.stdout
+    out = tmp_path / "out"
+    image = os.path.join(data_root, "pennfudan", "PennFudanPed", "PNGImages", "FudanPed00001.png")
+    done = subprocess.run([sys.executable, "-m", "kerasseg.cli", "predict", image, "--model",
+                           "person-pennfudan", "--out", str(out)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert (out / "FudanPed00001_mask.png").exists()
+
+
+def test_readme_zoo_table_is_generated_from_the_cards():
+    readme = open(os.path.join(REPO, "README.md")).read()
+    assert zoo.table() in readme
