@@ -17,9 +17,7 @@ import argparse
 import glob
 import importlib.util
 import os
-import statistics
 import tempfile
-import time
 import zipfile
 
 import numpy as np
@@ -68,16 +66,6 @@ def _mediapipe_files(wheel, scratch):
     return {label: os.path.join(base, name) for label, name in MEDIAPIPE_MODELS.items()}
 
 
-def _latency_ms(interpreter, runs):
-    interpreter.invoke()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interpreter.invoke()
-        times.append(time.perf_counter() - start)
-    return 1000 * statistics.median(times)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..",
@@ -91,7 +79,7 @@ def main():
     from kerasseg import zoo
     from kerasseg.data.sources import source
     from kerasseg.evaluate import evaluate
-    from kerasseg.litert import TFLiteSegmenter
+    from kerasseg.litert import TFLiteSegmenter, latency_ms
     from kerasseg.segmenter import KerasSegmenter
 
     wheel = None
@@ -116,9 +104,7 @@ def main():
             report = evaluate(segmenter, data.records, data.mask_reader, progress=False)
             latency = ("-", "-")
             if path:
-                latency = tuple(
-                    f"{_latency_ms(type(segmenter)(path, threads).interpreter, args.runs):.1f}"
-                    for threads in (1, 2))
+                latency = tuple(f"{latency_ms(path, threads, args.runs):.1f}" for threads in (1, 2))
             rows.append((label, report["iou"], report["dice"],
                          f"{os.path.getsize(path) / 1e3:.0f} KB" if path else "-",
                          "x".join(map(str, segmenter.input_size)), *latency))

@@ -39,19 +39,6 @@ def _median_ms(function, runs):
     return 1000 * statistics.median(times)
 
 
-def _litert_ms(path, threads, runs):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=path, num_threads=threads)
-    interpreter.allocate_tensors()
-    entry = interpreter.get_input_details()[0]
-    x = np.random.default_rng(0).random(entry["shape"]).astype(np.float32)
-    if entry["dtype"] == np.uint8:
-        x = (x * 255).astype(np.uint8)
-    interpreter.set_tensor(entry["index"], x)
-    return _median_ms(interpreter.invoke, runs)
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..",
@@ -65,6 +52,7 @@ def main():
 
     from kerasseg.data.sources import source
     from kerasseg.export import convert_tflite, representative_images
+    from kerasseg.litert import latency_ms
     from kerasseg.models import build_model
 
     calibration = representative_images(source("ph2", args.data, "train"), (args.size, args.size),
@@ -81,7 +69,7 @@ def main():
                 with open(path, "wb") as f:
                     f.write(convert_tflite(model, variant, calibration))
                 rows.append((name, variant, model.count_params(), os.path.getsize(path),
-                             _litert_ms(path, 1, args.runs), _litert_ms(path, 2, args.runs),
+                             latency_ms(path, 1, args.runs), latency_ms(path, 2, args.runs),
                              keras_ms))
                 print(f"measured {name} {variant}", flush=True)
 

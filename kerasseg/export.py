@@ -40,6 +40,7 @@ def _atomic_write_bytes(path, data):
     try:
         with os.fdopen(handle, "wb") as f:
             f.write(data)
+        os.chmod(temporary, 0o644)  # mkstemp makes files private; exports are meant to be shared
         os.replace(temporary, path)
     except BaseException:
         if os.path.exists(temporary):

@@ -135,6 +135,29 @@ def overlay(image, mask, color=(255, 38, 25), alpha=0.45):
     return out.round().clip(0, 255).astype(np.uint8)
 
 
+def latency_ms(model_path, num_threads=1, runs=50):
+    """Median milliseconds of one `invoke()` of a .tflite file on random input, after a warm-up."""
+    import statistics
+    import time
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=model_path, num_threads=num_threads)
+    interpreter.allocate_tensors()
+    entry = interpreter.get_input_details()[0]
+    x = np.random.default_rng(0).random(entry["shape"]).astype(np.float32)
+    if entry["dtype"] in (np.uint8, np.int8):
+        x = (x * 255 + np.iinfo(entry["dtype"]).min).astype(entry["dtype"])
+    interpreter.set_tensor(entry["index"], x)
+    interpreter.invoke()
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        interpreter.invoke()
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
 def main(argv=None):
     import argparse
     import time

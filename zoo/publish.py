@@ -15,36 +15,14 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import time
-
-import numpy as np
 
 ZOO = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(ZOO)
 README = os.path.join(REPO, "README.md")
 BEGIN = "<!-- zoo table: generated from zoo/*/card.json by `python zoo/publish.py --readme` -->"
 END = "<!-- end of zoo table -->"
-
-
-def _latency_ms(path, threads, runs=50):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=path, num_threads=threads)
-    interpreter.allocate_tensors()
-    entry = interpreter.get_input_details()[0]
-    x = np.random.default_rng(0).random(entry["shape"]).astype(np.float32)
-    if entry["dtype"] == np.uint8:
-        x = (x * 255).astype(np.uint8)
-    interpreter.set_tensor(entry["index"], x)
-    interpreter.invoke()
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        interpreter.invoke()
-        times.append(time.perf_counter() - start)
-    return round(1000 * statistics.median(times), 2)
 
 
 def _file_entry(path):
@@ -60,6 +38,7 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
 
     from kerasseg import evaluate, export
     from kerasseg.data.sources import source
+    from kerasseg.litert import latency_ms
     from kerasseg.segmenter import KerasSegmenter, load_keras_model
 
     with open(os.path.join(run, "config.json")) as f:
@@ -94,7 +73,7 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
         lite[variant] = {**_file_entry(path),
                          "sidecar": _file_entry(os.path.splitext(path)[0] + ".json"),
                          "fidelity": result["fidelity"],
-                         "latency_ms": {"1": _latency_ms(path, 1), "2": _latency_ms(path, 2)}}
+                         "latency_ms": {str(t): round(latency_ms(path, t), 2) for t in (1, 2)}}
 
     log_rows = open(os.path.join(run, "log.csv")).read().splitlines()
     card = {
