@@ -173,9 +173,14 @@ def _export(args):
             count=args.samples)
     fidelity_spec = args.fidelity_data or (
         f"{args.representative_data.partition(':')[0]}:val" if args.representative_data else None)
+    labels = args.labels.split(",") if args.labels else None
+    from kerasseg import zoo
+
+    if labels is None and zoo.is_name(args.model):
+        labels = zoo.card(args.model)["labels"]
     report = export.export_tflite(
         model, args.out, args.quantize, representative=representative, int8_io=args.int8_io,
-        labels=args.labels.split(",") if args.labels else None,
+        labels=labels,
         fidelity_data=data(fidelity_spec, "--fidelity-data") if fidelity_spec else None,
         source_name=args.model, force=args.force)
     line = f"wrote {args.out}: {report['bytes'] / 1e6:.2f} MB, {args.quantize}"
@@ -228,7 +233,7 @@ def _zoo_show(args):
           f"sha256 {info['weights']['sha256'][:16]}...)")
     for variant, entry in info.get("tflite", {}).items():
         f = entry["fidelity"]
-        print(f"  tflite {variant:<7}{entry['file']} ({entry['bytes'] / 1e6:.2f} MB): Dice "
+        print(f"  tflite {variant:<8}{entry['file']} ({entry['bytes'] / 1e6:.2f} MB): Dice "
               f"{f['dice_tflite']:.4f}, mask agreement with Keras {f['mask_agreement']:.2%}, "
               f"LiteRT {entry['latency_ms']['1']:.1f} ms (1 thread) / "
               f"{entry['latency_ms']['2']:.1f} ms (2)")
@@ -369,7 +374,8 @@ def build_parser():
     exporter.add_argument("--data-dir", help="where those datasets are")
     exporter.add_argument("--samples", type=_positive_int, default=64,
                           help="representative images (default: 64)")
-    exporter.add_argument("--labels", help="comma-separated class names for the sidecar")
+    exporter.add_argument("--labels", help="comma-separated class names for the sidecar (default: "
+                                           "the zoo card's, else background,foreground)")
     exporter.add_argument("--force", action="store_true", help="replace existing outputs")
     exporter.set_defaults(run=_export)
 

@@ -127,3 +127,16 @@ def test_zoo_names_work_as_models_in_the_commands(data_root, tmp_path):
 def test_readme_zoo_table_is_generated_from_the_cards():
     readme = open(os.path.join(REPO, "README.md")).read()
     assert zoo.table() in readme
+
+
+def test_export_command_takes_a_zoo_name_and_its_labels(data_root, tmp_path):
+    out = tmp_path / "mobile.tflite"
+    done = subprocess.run([sys.executable, "-m", "kerasseg.cli", "export", "--model", "ph2-mobile",
+                           "--format", "tflite", "--quantize", "int8", "--representative-data",
+                           "ph2:train", "--samples", "16", "--data-dir", data_root, "--out",
+                           str(out)], capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-1500:]
+    assert "on 32 ph2:val images: mask agreement" in done.stdout
+    assert json.loads((tmp_path / "mobile.json").read_text())["labels"] == ["skin", "lesion"]
+    report = json.loads((tmp_path / "mobile.report.json").read_text())
+    assert abs(report["fidelity"]["dice_tflite"] - report["fidelity"]["dice_keras"]) <= 0.01
