@@ -1,4 +1,5 @@
 import csv
+import json
 import os
 import shutil
 
@@ -126,3 +127,22 @@ def test_folder_unexpected_values_and_grayscale_images(data_root, tmp_path):
     assert image.shape == (32, 32, 3)
     with pytest.raises(Exception, match=rf"{name}: unexpected mask values \[2\]; expected only \[0, 1\]"):
         list(folder.load(str(images), str(masks), num_classes=2, image_size=32))
+
+
+def test_mads_training_command_runs_on_a_mads_layout(mads_tree, tmp_path):
+    """The documented MADS command, on the manifest's 1,192 names with generated frames."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    root, _ = mads_tree
+    out = tmp_path / "run"
+    done = subprocess.run(
+        [sys.executable, "-m", "kerasseg.cli", "train", "--model", "unet", "--arg", "filters=4",
+         "--arg", "depth=2", "--dataset", "mads", "--data-dir", root, "--image-size", "32",
+         "--epochs", "1", "--batch-size", "64", "--out", str(out)],
+        capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = json.loads((out / "config.json").read_text())
+    assert config["train_images"] + config["val_images"] == 1192
