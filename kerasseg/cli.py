@@ -50,10 +50,12 @@ def _train(args):
 
     # Multi-worker collectives must be set up before any other TensorFlow work.
     strategy = training.make_strategy(args.strategy)
-    train_source = source(args.dataset, args.data_dir, args.train_split,
-                          val_fraction=args.val_fraction, seed=args.seed)
-    val_source = None if args.val_split == "none" else source(
-        args.dataset, args.data_dir, args.val_split, val_fraction=args.val_fraction, seed=args.seed)
+    def split(name):
+        return source(args.dataset, args.data_dir, name, val_fraction=args.val_fraction,
+                      seed=args.seed, mask_suffix=args.mask_suffix, masks_dir=args.masks_dir)
+
+    train_source = split(args.train_split)
+    val_source = None if args.val_split == "none" else split(args.val_split)
     model_args = dict(args.arg)
     model_args.setdefault("input_shape", (args.image_size, args.image_size, 3))
     model_args.setdefault("num_classes", train_source.num_classes)
@@ -99,7 +101,7 @@ def _evaluate(args):
 
     segmenter = load(args.model, image_size=args.image_size)
     data = source(args.dataset, args.data_dir, args.split, val_fraction=args.val_fraction,
-                  seed=args.seed)
+                  seed=args.seed, mask_suffix=args.mask_suffix, masks_dir=args.masks_dir)
     report = evaluate.evaluate(segmenter, data.records, data.mask_reader, tta=args.tta,
                                threshold=args.threshold, allowed_values=data.allowed_values)
     report.update(dataset=args.dataset, split=args.split, data_dir=args.data_dir)
@@ -408,6 +410,10 @@ def _add_data_arguments(parser, datasets):
     parser.add_argument("--val-fraction", type=float, default=0.2,
                         help="share held out as 'val' where there is no official split (default: 0.2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of splits, shuffles and weights")
+    parser.add_argument("--masks-dir", help="for --dataset folder: the masks folder (default: "
+                                            "--data-dir)")
+    parser.add_argument("--mask-suffix", default="",
+                        help="for --dataset folder: what mask names add to image names, e.g. _mask")
 
 
 def _key_value(text):

@@ -142,3 +142,30 @@ def test_unknown_builder_argument_names_the_accepted_ones(data_root, tmp_path):
     assert done.returncode == 2
     assert "unet takes no argument 'filterz'; its arguments are input_shape" in done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_train_and_evaluate_on_a_folder_of_images_and_masks(data_root, tmp_path):
+    """Real PH2 files laid out as a user's folder: IMAGES/x.png and MASKS/x_mask.bmp."""
+    import shutil
+
+    from kerasseg.data.sources import source
+
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    images.mkdir()
+    masks.mkdir()
+    for record in source("ph2", data_root, "all").records[:20]:
+        shutil.copy(record.image, images / f"{record.id}{os.path.splitext(record.image)[1]}")
+        shutil.copy(record.mask, masks / f"{record.id}_mask.bmp")
+    data = ["--dataset", "folder", "--data-dir", str(images), "--masks-dir", str(masks),
+            "--mask-suffix", "_mask"]
+    out = tmp_path / "run"
+    done = subprocess.run([sys.executable, "-m", "kerasseg.cli", *TRAIN[:7], *data,
+                           "--image-size", "32", "--epochs", "1", "--out", str(out)],
+                          capture_output=True, text=True, cwd=REPO)
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = json.loads((out / "config.json").read_text())
+    assert (config["train_images"], config["val_images"]) == (16, 4)
+    scored = subprocess.run([sys.executable, "-m", "kerasseg.cli", "evaluate", "--model",
+                             str(out / "last.keras"), *data, "--split", "val"],
+                            capture_output=True, text=True, cwd=REPO)
+    assert scored.returncode == 0 and "4 images" in scored.stdout, scored.stderr[-2000:]
