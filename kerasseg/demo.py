@@ -116,20 +116,19 @@ def compare_zoo(data_dir, out_dir, count=4):
     from kerasseg.data.records import load_pair
     from kerasseg.data.sources import source
     from kerasseg.segmenter import classes_from, load, resize_probabilities
-    from kerasseg.viz import overlay
+    from kerasseg.viz import overlay, save_panel_grid
 
     data = source("ph2", data_dir, "val")
     specs = [n for n in zoo.names() if zoo.card(n)["dataset"]["name"] == "ph2"] + ["classic:otsu"]
     rows, pictures = [], {}
-    shown = data.records[:count]
+    shown = [load_pair(record, data.mask_reader) for record in data.records[:count]]
     for spec in specs:
         segmenter = load(spec)
         report = evaluate.evaluate(segmenter, data.records, data.mask_reader, progress=False)
         rows.append({"model": spec, "images": report["images"], "dice": report["dice"],
                      "iou": report["iou"]})
         pictures[spec] = []
-        for record in shown:
-            image, _ = load_pair(record, data.mask_reader)
+        for image, _ in shown:
             probability = segmenter.probabilities(segmenter.resize_in(image)[None])[0]
             pictures[spec].append(classes_from(resize_probabilities(probability, image.shape[:2])))
     lines = ["| model | PH2 val images | Dice | IoU |", "|---|---|---|---|"]
@@ -137,22 +136,12 @@ def compare_zoo(data_dir, out_dir, count=4):
     with open(os.path.join(out_dir, "zoo_comparison.md"), "w") as f:
         f.write("\n".join(lines) + "\n")
 
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(2.2 * (len(specs) + 2), 2.0 * len(shown)), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(len(shown), len(specs) + 2, squeeze=False)
-    for row, record in enumerate(shown):
-        image, truth = load_pair(record, data.mask_reader)
-        panels = [(image, record.id), (overlay(image, truth, color=(0.1, 0.8, 0.2)), "truth")]
-        panels += [(overlay(image, pictures[spec][row]), spec) for spec in specs]
-        for column, (picture, title) in enumerate(panels):
-            axes[row, column].imshow(picture)
-            axes[row, column].set_title(title, fontsize=7)
-            axes[row, column].axis("off")
-    figure.tight_layout()
-    figure.savefig(os.path.join(out_dir, "zoo_comparison.png"))
+    grid = []
+    for row, (record, (image, truth)) in enumerate(zip(data.records, shown)):
+        grid.append([(image, record.id), (overlay(image, truth, color=(0.1, 0.8, 0.2)), "truth")]
+                    + [(overlay(image, pictures[spec][row]), spec) for spec in specs])
+    save_panel_grid(os.path.join(out_dir, "zoo_comparison.png"), grid, panel_size=(2.2, 2.0),
+                    fontsize=7)
     return rows
 
 

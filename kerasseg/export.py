@@ -52,15 +52,13 @@ def _atomic_write_json(path, data):
     _atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
 
 
-def _outputs_logits(model):
-    return not model.layers[-1].name.endswith("_probabilities")
-
-
 def _probabilities_fn(model):
     """The model in inference mode with sigmoid/softmax applied, as a plain function."""
     import tensorflow as tf
 
-    logits = _outputs_logits(model)
+    from kerasseg.models.blocks import outputs_logits
+
+    logits = outputs_logits(model)
 
     def run(x):
         y = tf.cast(model(x, training=False), tf.float32)
@@ -75,10 +73,12 @@ def _batch_one_probabilities(model):
     """A functional wrapper: batch 1, the model's size, sigmoid/softmax on its logits."""
     import keras
 
+    from kerasseg.models.blocks import outputs_logits
+
     height, width = input_size(model)
     inputs = keras.Input((height, width, 3), batch_size=1, name="image")
     outputs = model(inputs, training=False)
-    if _outputs_logits(model):
+    if outputs_logits(model):
         activation = "sigmoid" if model.output_shape[-1] == 1 else "softmax"
         outputs = keras.layers.Activation(activation, dtype="float32",
                                           name="probabilities")(outputs)

@@ -58,7 +58,9 @@ class KerasSegmenter(Segmenter):
         self.input_size = (height or fallback[0], width or fallback[1])
         channels = model.output_shape[-1]
         self.num_classes = 1 if channels == 1 else channels
-        self.outputs_logits = not model.layers[-1].name.endswith("_probabilities")
+        from kerasseg.models.blocks import outputs_logits
+
+        self.outputs_logits = outputs_logits(model)
 
     def probabilities(self, images):
         output = np.asarray(self.model.predict_on_batch(np.asarray(images, np.float32)),

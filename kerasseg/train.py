@@ -110,6 +110,7 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
 
     from kerasseg import losses as klosses
     from kerasseg import metrics as kmetrics
+    from kerasseg.models.blocks import outputs_logits
     from kerasseg.viz import save_training_curves
 
     if precision not in PRECISIONS:
@@ -154,7 +155,7 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
                                                               epochs * steps_per_epoch)
             else:
                 rate = learning_rate
-            metric_args = {"num_classes": num_classes, "from_logits": _outputs_logits(built)}
+            metric_args = {"num_classes": num_classes, "from_logits": outputs_logits(built)}
             loss_fn = klosses.get(loss, from_logits=metric_args["from_logits"])
             built.compile(
                 optimizer=keras.optimizers.Adam(rate),
@@ -303,12 +304,6 @@ def _fit_multiworker(model, strategy, train_data, val_data, first_epoch, epochs,
             break
     hooks.on_train_end(logs)
     return history
-
-
-def _outputs_logits(model):
-    # The builders name their activation "<name>_probabilities"; without it the
-    # model outputs logits.
-    return not model.layers[-1].name.endswith("_probabilities")
 
 
 def _prepare_out_dir(out_dir, paths, run_config, overwrite):

@@ -41,24 +41,39 @@ def save_comparison_grid(path, images, truths, predictions, scores=None):
     Returns:
         `path`.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    rows = [[(images[row], "image"),
+             (overlay(images[row], truths[row], color=(0.1, 0.8, 0.2)), "ground truth"),
+             (overlay(images[row], predictions[row]), "prediction"
+              + (f" (Dice {scores[row]:.3f})" if scores is not None else ""))]
+            for row in range(len(images))]
+    return save_panel_grid(path, rows)
 
-    rows = len(images)
-    figure = Figure(figsize=(6.6, 2.2 * rows), dpi=100)
-    FigureCanvasAgg(figure)
-    axes = figure.subplots(rows, 3, squeeze=False)
-    for row in range(rows):
-        panels = (
-            (images[row], "image"),
-            (overlay(images[row], truths[row], color=(0.1, 0.8, 0.2)), "ground truth"),
-            (overlay(images[row], predictions[row]), "prediction"
-             + (f" (Dice {scores[row]:.3f})" if scores is not None else "")),
-        )
-        for column, (picture, title) in enumerate(panels):
-            axes[row, column].imshow(np.clip(picture, 0, 1))
-            axes[row, column].set_title(title, fontsize=8)
-            axes[row, column].axis("off")
+
+def save_panel_grid(path, rows, panel_size=(2.2, 2.2), fontsize=8):
+    """Writes a PNG grid of titled pictures.
+
+    Args:
+        path: the PNG file to write.
+        rows: a list of rows, each a list of (picture, title); pictures are
+            (H, W, 3) uint8 or floats in [0, 1].
+        panel_size: (width, height) of one panel in inches.
+        fontsize: title font size.
+
+    Returns:
+        `path`.
+    """
+    columns = max(len(row) for row in rows)
+    figure = _figure(panel_size[0] * columns, panel_size[1] * len(rows))
+    axes = figure.subplots(len(rows), columns, squeeze=False)
+    for r, row in enumerate(rows):
+        for c in range(columns):
+            axes[r, c].axis("off")
+        for c, (picture, title) in enumerate(row):
+            picture = np.asarray(picture)
+            if picture.dtype == np.uint8:
+                picture = picture / 255.0
+            axes[r, c].imshow(np.clip(picture, 0, 1))
+            axes[r, c].set_title(title, fontsize=fontsize)
     figure.tight_layout()
     figure.savefig(path)
     return path

@@ -90,3 +90,9 @@ def segmentation_head(x, num_classes, output, name, upsample=1):
         activation = "sigmoid" if num_classes == 1 else "softmax"
         x = keras.layers.Activation(activation, dtype="float32", name=f"{name}_probabilities")(x)
     return x
+
+
+def outputs_logits(model):
+    """True if `model` ends in logits: `segmentation_head` names its activation
+    "<name>_probabilities", so a model without that last layer outputs logits."""
+    return not model.layers[-1].name.endswith("_probabilities")
