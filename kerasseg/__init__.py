@@ -16,6 +16,7 @@ _BUILDERS = {
     "segnet": "kerasseg.models",
     "deeplabv3": "kerasseg.models",
     "deeplabv3plus": "kerasseg.models",
+    "efficientnet_lite": "kerasseg.models",
     "build_preset": "kerasseg.models",
     "build_model": "kerasseg.models",
 }

@@ -9,6 +9,8 @@ import inspect
 import os
 import sys
 
+from kerasseg.data.sources import NAMES
+
 
 def _demo(args):
     from kerasseg.demo import run_demo
@@ -52,7 +54,8 @@ def _train(args):
     strategy = training.make_strategy(args.strategy)
     def split(name):
         return source(args.dataset, args.data_dir, name, val_fraction=args.val_fraction,
-                      seed=args.seed, mask_suffix=args.mask_suffix, masks_dir=args.masks_dir)
+                      seed=args.seed, mask_suffix=args.mask_suffix, masks_dir=args.masks_dir,
+                      mode=args.mask_mode)
 
     train_source = split(args.train_split)
     val_source = None if args.val_split == "none" else split(args.val_split)
@@ -70,9 +73,10 @@ def _train(args):
         "command": "kerasseg " + shlex.join(args.argv),
         "model": args.model,
         "model_args": {k: list(v) if isinstance(v, tuple) else v for k, v in model_args.items()},
-        "dataset": args.dataset, "data_dir": args.data_dir, "image_size": args.image_size,
-        "train_split": args.train_split, "val_split": args.val_split,
-        "train_images": len(train_source.records),
+        "dataset": args.dataset, "mask_mode": train_source.mode, "data_dir": args.data_dir,
+        "image_size": args.image_size, "train_split": args.train_split,
+        "val_split": args.val_split, "train_images": len(train_source.records),
+        "train_parts": train_source.parts, "val_parts": val_source.parts if val_source else {},
         "val_images": len(val_source.records) if val_source else 0,
         "val_fraction": args.val_fraction, "seed": args.seed, "batch_size": args.batch_size,
         "augment": args.augment,
@@ -101,7 +105,8 @@ def _evaluate(args):
 
     segmenter = load(args.model, image_size=args.image_size)
     data = source(args.dataset, args.data_dir, args.split, val_fraction=args.val_fraction,
-                  seed=args.seed, mask_suffix=args.mask_suffix, masks_dir=args.masks_dir)
+                  seed=args.seed, mask_suffix=args.mask_suffix, masks_dir=args.masks_dir,
+                  mode=args.mask_mode)
     report = evaluate.evaluate(segmenter, data.records, data.mask_reader, tta=args.tta,
                                threshold=args.threshold, allowed_values=data.allowed_values)
     report.update(dataset=args.dataset, split=args.split, data_dir=args.data_dir)
@@ -285,15 +290,13 @@ def build_parser():
                     "image sizes, mask values, lesion/object coverage and each bad file. Exits 1 "
                     "if any problem was found.")
     check.add_argument("root", help="the dataset folder (for --dataset folder: the images folder)")
-    check.add_argument("--dataset", required=True,
-                       choices=["ph2", "mads", "oxford_pets", "pennfudan", "folder"])
+    check.add_argument("--dataset", required=True, choices=NAMES)
     check.add_argument("--masks", help="for --dataset folder: the masks folder (default: ROOT)")
     check.add_argument("--mask-suffix", default="",
                        help="for --dataset folder: what mask names add to image names, e.g. _mask")
     check.add_argument("--report", help="also write the report as JSON to this file")
     check.set_defaults(run=_data_check)
 
-    datasets = ["ph2", "pennfudan", "oxford_pets", "mads", "folder"]
     train = commands.add_parser(
         "train", help="train a model on a dataset; writes a resumable run folder",
         description="Train a segmentation model. The run folder gets config.json, best.keras "
@@ -304,7 +307,7 @@ def build_parser():
     train.add_argument("--arg", action="append", default=[], type=_key_value, metavar="NAME=VALUE",
                        help="a builder argument, e.g. --arg filters=16 --arg backbone=mobilenetv2 "
                             "(values are read as JSON where they parse, else as text)")
-    _add_data_arguments(train, datasets)
+    _add_data_arguments(train)
     train.add_argument("--train-split", default="train", help="split to train on (default: train)")
     train.add_argument("--val-split", default="val",
                        help="split to validate on, or 'none' (default: val)")
@@ -338,7 +341,7 @@ def build_parser():
         description="Per-image and mean Dice, IoU, accuracy, sensitivity and specificity, at the "
                     "images' own resolution and at the model's; per diagnosis for PH2.")
     _add_model_arguments(evaluate)
-    _add_data_arguments(evaluate, datasets)
+    _add_data_arguments(evaluate)
     evaluate.add_argument("--split", default="val",
                           help="train, val, test or all (default: val)")
     evaluate.add_argument("--report", help="write the full report (per image too) as JSON here")
@@ -403,8 +406,12 @@ def _add_model_arguments(parser):
                         help="foreground probability threshold (default: 0.5)")
 
 
-def _add_data_arguments(parser, datasets):
-    parser.add_argument("--dataset", required=True, choices=datasets)
+def _add_data_arguments(parser):
+    parser.add_argument("--dataset", required=True, type=_dataset_spec,
+                        help=f"one of {', '.join(NAMES)}; mix several as ccp+pennfudan, each "
+                             "with an optional :N (times per epoch), e.g. ccp+pennfudan:2")
+    parser.add_argument("--mask-mode", help="how masks are read, e.g. --dataset ccp: person "
+                                            "(default), parts or labels")
     parser.add_argument("--data-dir", required=True,
                         help="the dataset folder (or a folder holding one named after the dataset)")
     parser.add_argument("--val-fraction", type=float, default=0.2,
@@ -414,6 +421,16 @@ def _add_data_arguments(parser, datasets):
                                             "--data-dir)")
     parser.add_argument("--mask-suffix", default="",
                         help="for --dataset folder: what mask names add to image names, e.g. _mask")
+
+
+def _dataset_spec(text):
+    from kerasseg.data.sources import parse_names
+
+    try:
+        parse_names(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return text
 
 
 def _key_value(text):

@@ -1,21 +1,26 @@
 """Datasets: tf.data pipelines for real data, and a synthetic set for demos.
 
-One module per dataset, each with `records(...)` (what is on disk) and
-`load(...)` (a tf.data pipeline of (image, mask) pairs):
+`load(name, root, split, ...)` is the one way in for every registered dataset
+(`kerasseg.data.sources`) and for mixtures of them; each dataset's module
+(`ph2`, `ccp`, `pennfudan`, `oxford_pets`, `mads`, `folder`) parses its own
+layout and keeps its own `load(...)` with dataset-specific options:
 
->>> from kerasseg.data import ph2, oxford_pets, pennfudan, mads, folder, Augmentation
->>> train = ph2.load("/data/ph2", split="train", image_size=256, batch_size=8,
-...                  augment=Augmentation())  # doctest: +SKIP
+>>> from kerasseg import data
+>>> train = data.load("ph2", "/data", split="train", image_size=256, batch_size=8,
+...                   augment=data.Augmentation())  # doctest: +SKIP
 """
 
 import importlib
 
 from kerasseg.data.records import DataError, Record
 
-_LAZY = {"Augmentation": "kerasseg.data.augment", "build_dataset": "kerasseg.data.pipeline"}
-DATASETS = ("ph2", "mads", "oxford_pets", "pennfudan", "folder")
+from kerasseg.data.sources import NAMES as DATASETS
+from kerasseg.data.sources import load, source
 
-__all__ = ["DataError", "Record", *_LAZY, *DATASETS, "synthetic", "tfds_builders"]
+_LAZY = {"Augmentation": "kerasseg.data.augment", "build_dataset": "kerasseg.data.pipeline"}
+
+__all__ = ["DataError", "Record", "load", "source", *_LAZY, *DATASETS, "synthetic",
+           "tfds_builders"]
 
 
 def __getattr__(name):

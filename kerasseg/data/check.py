@@ -10,34 +10,31 @@ from kerasseg.data.records import DataError, load_pair
 
 
 def _dataset_parts(dataset, root, masks_dir=None, mask_suffix=""):
-    """(records, mask_reader, allowed_values, problems) for a dataset name."""
-    from kerasseg.data import folder, mads, oxford_pets, pennfudan, ph2
+    """(records, mask_reader, allowed_values, problems) for a registered dataset name."""
+    from kerasseg.data.sources import DATASETS, NAMES, dataset_root
 
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choose one of {', '.join(NAMES)}")
+    entry = DATASETS[dataset]
+    mode = entry.mode(entry.check_mode)
+    options = {"on_error": "skip"} if dataset in ("ph2", "folder") else {}
+    if dataset == "folder":
+        options.update(masks_dir=masks_dir or root, mask_suffix=mask_suffix)
+    else:
+        root = dataset_root(dataset, root)
     problems = []
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        if dataset == "ph2":
-            parts = ph2.records(root, on_error="skip"), ph2.read_lesion_mask, (0, 1)
-        elif dataset == "oxford_pets":
-            parts = oxford_pets.records(root, "all"), oxford_pets.mask_reader("trimap"), (0, 1, 2)
-        elif dataset == "pennfudan":
-            parts = pennfudan.records(root), pennfudan.mask_reader("instances"), None
-        elif dataset == "mads":
-            parts = mads.records(root), mads.read_person_mask, (0, 1)
-        elif dataset == "folder":
-            parts = (folder.records(root, masks_dir or root, mask_suffix, on_error="skip"),
-                     folder.mask_reader("auto"), None)
-        else:
-            raise ValueError(f"unknown dataset {dataset!r}")
+        records = entry.records(root, "all", **options)
     problems.extend(str(w.message) for w in caught)
-    return (*parts, problems)
+    return records, mode.mask_reader(), mode.allowed_values, problems
 
 
 def check(dataset, root, masks_dir=None, mask_suffix="", progress=True):
     """Reads every image/mask pair of a dataset at full size and reports on them.
 
     Args:
-        dataset: "ph2", "mads", "oxford_pets", "pennfudan" or "folder".
+        dataset: a name of `kerasseg.data.sources.NAMES` (e.g. "ph2", "ccp").
         root: the dataset's folder (for "folder", the images folder).
         masks_dir: for "folder", the masks folder (default: `root`).
         mask_suffix: for "folder", what mask names add to image names.

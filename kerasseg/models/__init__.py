@@ -1,6 +1,6 @@
 """Keras functional builders for semantic segmentation.
 
->>> from kerasseg.models import unet, segnet, deeplabv3, deeplabv3plus
+>>> from kerasseg.models import unet, segnet, deeplabv3, deeplabv3plus, efficientnet_lite
 """
 
 # Imported for their registration: a saved, compiled model then loads with
@@ -8,6 +8,7 @@
 from kerasseg import losses as _losses  # noqa: F401
 from kerasseg import metrics as _metrics  # noqa: F401
 from kerasseg.models.deeplabv3 import deeplabv3, deeplabv3plus
+from kerasseg.models.efficientnet import efficientnet_lite
 from kerasseg.models.layers import BackbonePreprocessing, MaxUnpooling2D, ResizeLike
 from kerasseg.models.presets import ARCHITECTURES, PRESETS, build_model, build_preset
 from kerasseg.models.segnet import segnet
@@ -23,6 +24,7 @@ __all__ = [
     "build_preset",
     "deeplabv3",
     "deeplabv3plus",
+    "efficientnet_lite",
     "segnet",
     "unet",
 ]

