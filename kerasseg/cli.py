@@ -109,7 +109,8 @@ def _evaluate(args):
                   mode=args.mask_mode)
     report = evaluate.evaluate(segmenter, data.records, data.mask_reader, tta=args.tta,
                                threshold=args.threshold, allowed_values=data.allowed_values)
-    report.update(dataset=args.dataset, split=args.split, data_dir=args.data_dir)
+    report.update(dataset=args.dataset, split=args.split, data_dir=args.data_dir,
+                  class_names=list(data.class_names))
     if args.instances:
         if args.dataset != "pennfudan":
             raise ValueError("--instances needs instance ids: use --dataset pennfudan")

