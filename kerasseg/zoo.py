@@ -1,6 +1,7 @@
 """The zoo: pretrained models with cards, by name.
 
-Each model lives in `zoo/<name>/` at the repository root: `card.json` (what it
+Each model lives in `zoo/<name>/` at the repository root (installed with the
+package as `kerasseg/_zoo/<name>/`): `card.json` (what it
 is, how it was trained, what it scores and the command that measured it), the
 weights (`model.keras`) and exported `.tflite` files with their sidecars. Files
 are checked against the card's sha256 before use. A card whose file is not in
@@ -19,7 +20,11 @@ import json
 import os
 import re
 
-ZOO_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+# An installed package holds the zoo as kerasseg/_zoo; a checkout has it at the
+# repository root (zoo/, its source of truth).
+_PACKAGED_ZOO = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_zoo")
+_CHECKOUT_ZOO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "zoo")
+ZOO_DIR = _PACKAGED_ZOO if os.path.isdir(_PACKAGED_ZOO) else _CHECKOUT_ZOO
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "kerasseg")
 _NAME = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 
