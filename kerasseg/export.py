@@ -70,7 +70,14 @@ def _probabilities_fn(model):
 
 
 def _batch_one_probabilities(model):
-    """A functional wrapper: batch 1, the model's size, sigmoid/softmax on its logits."""
+    """A functional wrapper: batch 1, the model's size, probabilities with one channel per class.
+
+    A binary model's one foreground probability p becomes two channels,
+    [1 - p, p], so that the argmax is the class id (0 background, 1
+    foreground): what MediaPipe Tasks' ImageSegmenter reports as its category
+    mask, as for MediaPipe's own segmenters. With one channel it marks the
+    foreground 0 and everything else 255.
+    """
     import keras
 
     from kerasseg.models.blocks import outputs_logits
@@ -82,6 +89,11 @@ def _batch_one_probabilities(model):
         activation = "sigmoid" if model.output_shape[-1] == 1 else "softmax"
         outputs = keras.layers.Activation(activation, dtype="float32",
                                           name="probabilities")(outputs)
+    if model.output_shape[-1] == 1:
+        background = keras.layers.Rescaling(-1.0, offset=1.0, dtype="float32",
+                                            name="background")(outputs)
+        outputs = keras.layers.Concatenate(dtype="float32", name="classes")(
+            [background, outputs])
     return keras.Model(inputs, outputs, name=model.name)
 
 
@@ -324,15 +336,17 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
     data = convert_tflite(model, quantize, representative, int8_io)
     height, width = input_size(model)
     sidecar = {
-        "format": "kerasseg-tflite/1",
+        "format": "kerasseg-tflite/2",
         "model": source_name or model.name,
         "input": {"height": height, "width": width, "channels": 3, "color": "RGB",
                   "scale": 1 / 255, "offset": 0.0,
                   "note": "model input = pixel * scale + offset; a quantized input's own "
                           "scale and zero point apply on top"},
         "output": {"kind": "probabilities",
-                   "channels": channels,
-                   "decode": "foreground where > 0.5" if channels == 1 else "argmax"},
+                   "channels": expected,
+                   "binary": channels == 1,
+                   "decode": ("argmax = class id; channel 1 is the foreground probability"
+                              if channels == 1 else "argmax = class id")},
         "labels": labels,
         "quantize": quantize,
     }

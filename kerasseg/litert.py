@@ -55,7 +55,10 @@ class TFLiteSegmenter:
         self._output = self.interpreter.get_output_details()[0]
         self.input_size = tuple(int(v) for v in self._input["shape"][1:3])
         channels = int(self._output["shape"][-1])
-        self.num_classes = 1 if channels == 1 else channels
+        # Binary files since kerasseg-tflite/2 hold [background, foreground]
+        # (class id = argmax, as MediaPipe reads them); older ones the foreground alone.
+        self._foreground_only = bool(self.meta.get("output", {}).get("binary")) and channels == 2
+        self.num_classes = 1 if channels == 1 or self._foreground_only else channels
         self.labels = self.meta.get("labels", [])
 
     def probabilities(self, images):
@@ -84,6 +87,8 @@ class TFLiteSegmenter:
         if self._output["dtype"] in (np.uint8, np.int8):
             q_scale, q_zero = self._output["quantization"]
             y = (y.astype(np.float32) - q_zero) * q_scale
+        if self._foreground_only:
+            y = y[..., 1:]
         return y.astype(np.float32)
 
     def segment(self, image, threshold=0.5):

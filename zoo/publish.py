@@ -2,6 +2,7 @@
 
     python zoo/publish.py NAME --run runs/zoo/NAME --data-dir ../shared/data \
         --title "..." --labels skin,lesion [--eval-split val]
+    python zoo/publish.py NAME --reexport --data-dir ../shared/data   # TFLite files again
     python zoo/publish.py --readme        # regenerate the README's zoo table from the cards
 
 Writes zoo/NAME/: model.keras (the run's last epoch, without optimizer state),
@@ -38,7 +39,7 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
 
     from kerasseg import evaluate, export
     from kerasseg.data.sources import source
-    from kerasseg.litert import cpu_description, latency_ms
+    from kerasseg.litert import cpu_description
     from kerasseg.segmenter import KerasSegmenter, load_keras_model
 
     with open(os.path.join(run, "config.json")) as f:
@@ -61,21 +62,9 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
                                allowed_values=data.allowed_values)
     eval_seconds = time.perf_counter() - start
 
-    calibration = export.representative_images(
-        source(config["dataset"], data_dir, calibration_split, val_fraction=config["val_fraction"],
-               seed=config["seed"], mode=mode), size, count=64)
-    lite = {}
-    for variant in ("float16", "int8"):
-        path = os.path.join(folder, f"model_{variant}.tflite")
-        result = export.export_tflite(model, path, variant, representative=calibration,
-                                      labels=labels, fidelity_data=data, source_name=name,
-                                      force=True)
-        os.remove(os.path.splitext(path)[0] + ".report.json")  # its numbers go into the card
-        lite[variant] = {**_file_entry(path),
-                         "sidecar": _file_entry(os.path.splitext(path)[0] + ".json"),
-                         "fidelity": result["fidelity"],
-                         "latency_ms": {str(t): round(latency_ms(path, t), 2) for t in (1, 2)},
-                         "latency_cpu": cpu_description()}
+    calibration_data = source(config["dataset"], data_dir, calibration_split,
+                              val_fraction=config["val_fraction"], seed=config["seed"], mode=mode)
+    lite = export_files(name, model, data, calibration_data, labels)
 
     log_rows = open(os.path.join(run, "log.csv")).read().splitlines()
     binary = data.num_classes == 1
@@ -143,6 +132,54 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
     return card
 
 
+def export_files(name, model, data, calibration_data, labels):
+    """Writes zoo/NAME/model_{float16,int8}.tflite and sidecars; returns the card's tflite entry."""
+    from kerasseg import export
+    from kerasseg.litert import cpu_description, latency_ms
+
+    folder = os.path.join(ZOO, name)
+    calibration = export.representative_images(calibration_data, export.input_size(model),
+                                                count=64)
+    lite = {}
+    for variant in ("float16", "int8"):
+        path = os.path.join(folder, f"model_{variant}.tflite")
+        result = export.export_tflite(model, path, variant, representative=calibration,
+                                      labels=labels, fidelity_data=data, source_name=name,
+                                      force=True)
+        os.remove(os.path.splitext(path)[0] + ".report.json")  # its numbers go into the card
+        lite[variant] = {**_file_entry(path),
+                         "sidecar": _file_entry(os.path.splitext(path)[0] + ".json"),
+                         "fidelity": result["fidelity"],
+                         "latency_ms": {str(t): round(latency_ms(path, t), 2) for t in (1, 2)},
+                         "latency_cpu": cpu_description()}
+    return lite
+
+
+def reexport(name, data_dir, calibration_split="train"):
+    """Exports a published model's TFLite files again (e.g. after an export format change)
+    from its zoo/NAME/model.keras and card, and updates the card's tflite entry."""
+    from kerasseg.data.sources import source
+    from kerasseg.segmenter import load_keras_model
+
+    path = os.path.join(ZOO, name, "card.json")
+    with open(path) as f:
+        card = json.load(f)
+    data = card["dataset"]
+    model = load_keras_model(os.path.join(ZOO, name, "model.keras"))
+
+    def split(which):
+        return source(data["name"], data_dir, which, val_fraction=data["val_fraction"],
+                      seed=data["split_seed"], mode=data.get("mask_mode"))
+
+    card["tflite"] = export_files(name, model, split(data["eval_split"]),
+                                  split(calibration_split), card["labels"])
+    card["versions"]["tensorflow"] = __import__("tensorflow").__version__
+    with open(path, "w") as f:
+        json.dump(card, f, indent=2)
+        f.write("\n")
+    print(json.dumps({k: v["fidelity"] for k, v in card["tflite"].items()}, indent=2))
+
+
 def _encoder(model_args):
     """Where a pretrained encoder's weights came from, for the card (None if from scratch)."""
     from kerasseg.models import efficientnet
@@ -180,11 +217,17 @@ def main():
     parser.add_argument("--labels", default="background,foreground")
     parser.add_argument("--eval-split", default="val")
     parser.add_argument("--calibration-split", default="train")
+    parser.add_argument("--reexport", action="store_true",
+                        help="export NAME's TFLite files again from its zoo model and card")
     parser.add_argument("--readme", action="store_true", help="regenerate the README zoo table")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, REPO)
-    if args.name:
+    if args.name and args.reexport:
+        if not args.data_dir:
+            parser.error("--reexport needs --data-dir")
+        reexport(args.name, args.data_dir, args.calibration_split)
+    elif args.name:
         if not (args.run and args.data_dir):
             parser.error("publishing needs --run and --data-dir")
         publish(args.name, args.run, args.data_dir, args.title, args.labels.split(","),

@@ -241,7 +241,8 @@ def source(name, data_dir, split="train", val_fraction=0.2, seed=0, mask_suffix=
 
     Args:
         name: one of `NAMES`, or several joined by "+", each with an optional
-            ":WEIGHT" (times per epoch), e.g. "ccp+pennfudan:2".
+            ":WEIGHT" (times per epoch in the "train" split; other splits take
+            each record once), e.g. "ccp+pennfudan:2".
         data_dir: the dataset's folder, or a data root holding a subfolder
             named after each dataset (as ../shared/data does).
         split: "train", "val", "all"; "test" for PH2's official 40 cases and
@@ -283,8 +284,10 @@ def _mixture(parts, data_dir, split, val_fraction, seed, mode):
         # Ids and groups are prefixed so that two datasets never share one.
         tagged = [Record(f"{name}/{r.id}", r.image, r.mask, f"{name}/{r.group}",
                          {**r.meta, "dataset": name}) for r in part.records]
-        records += tagged * weight
-        counts[name] = len(tagged) * weight
+        # Weights repeat training records only: every other split is scored as it is.
+        repeat = weight if split == "train" else 1
+        records += tagged * repeat
+        counts[name] = len(tagged) * repeat
     allowed = sorted(set().union(*(s.allowed_values or () for s in sources))) or None
     return Source("+".join(n for n, _ in parts), split, records,
                   lambda record: readers[record.meta["dataset"]](record),

@@ -129,20 +129,30 @@ def test_folder_unexpected_values_and_grayscale_images(data_root, tmp_path):
         list(folder.load(str(images), str(masks), num_classes=2, image_size=32))
 
 
-def test_mads_training_command_runs_on_a_mads_layout(mads_tree, tmp_path):
-    """The documented MADS command, on the manifest's 1,192 names with generated frames."""
+def test_mads_training_command_runs_on_a_mads_layout(mads_tree, data_root, tmp_path):
+    """The documented MADS command, mixing MADS (the manifest's 1,192 names with generated
+    frames) with the real Penn-Fudan copy, each split by its own rules."""
     import subprocess
     import sys
 
     from tests.conftest import REPO
 
     root, _ = mads_tree
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "mads").symlink_to(root)
+    (data / "pennfudan").symlink_to(os.path.join(data_root, "pennfudan"))
     out = tmp_path / "run"
     done = subprocess.run(
         [sys.executable, "-m", "kerasseg.cli", "train", "--model", "unet", "--arg", "filters=4",
-         "--arg", "depth=2", "--dataset", "mads", "--data-dir", root, "--image-size", "32",
-         "--epochs", "1", "--batch-size", "64", "--out", str(out)],
+         "--arg", "depth=2", "--dataset", "mads+pennfudan:2", "--data-dir", str(data),
+         "--image-size", "32", "--epochs", "1", "--batch-size", "64", "--out", str(out)],
         capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-2000:]
     config = json.loads((out / "config.json").read_text())
-    assert config["train_images"] + config["val_images"] == 1192
+    train, val = config["train_parts"], config["val_parts"]
+    assert train["mads"] + val["mads"] == 1192
+    assert train["pennfudan"] == 2 * len(pennfudan.split_records(
+        pennfudan.records(data_root), "train"))
+    assert val["pennfudan"] == len(pennfudan.split_records(pennfudan.records(data_root), "val"))
+    assert config["train_images"] == train["mads"] + train["pennfudan"]
