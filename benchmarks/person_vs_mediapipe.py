@@ -1,16 +1,18 @@
-"""person-pennfudan against MediaPipe's selfie segmenter on the same Penn-Fudan images.
+"""The zoo's `person` model against MediaPipe's selfie segmenter on the same images.
 
-MediaPipe's model ships as a .tflite file inside the mediapipe==0.10.14 wheel
-(mediapipe/modules/selfie_segmentation/: RGB float32 in [0, 1], 256x256, one person-probability
-channel). This script reads it straight from the wheel (or from an installed mediapipe package)
-and runs it with LiteRT, as it runs the zoo model's own .tflite files: same images (the
-Penn-Fudan validation split, which person-pennfudan did not train on), same scoring (each
-image's own size, foreground above 0.5), same interpreter.
+MediaPipe's models ship as .tflite files inside the mediapipe==0.10.14 wheel
+(mediapipe/modules/selfie_segmentation/: RGB float32 in [0, 1], 256x256 square and 144x256
+landscape, one person-probability channel). This script reads them straight from the wheel (or
+from an installed mediapipe package that has them) and runs them with LiteRT, as it runs the zoo
+model's own .tflite files: same images (the validation splits of CCP and Penn-Fudan, which
+`person` did not train on), same scoring (mean per-image IoU and Dice at each image's own size,
+foreground above 0.5), same interpreter, latency in the same run on the same CPU.
 
 Usage:
-    pip download mediapipe==0.10.14 --no-deps -d wheels/     # once; or pip install it
+    pip download mediapipe==0.10.14 --no-deps -d wheels/     # once
     python benchmarks/person_vs_mediapipe.py --mediapipe-wheel wheels/mediapipe-0.10.14-*.whl
-Target (issue 6): person-pennfudan beats MediaPipe on IoU at comparable latency.
+Targets (issue 11): person's IoU above MediaPipe's on both sets, >= 0.93 on CCP and >= 0.80
+on Penn-Fudan; int8 file <= 1.5 MB; 1-thread int8 latency <= 2x MediaPipe's square model.
 """
 
 import argparse
@@ -71,7 +73,8 @@ def main():
     parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..",
                                                        "shared", "data"))
     parser.add_argument("--mediapipe-wheel", help="the mediapipe==0.10.14 wheel (a glob is fine)")
-    parser.add_argument("--split", default="val", help="Penn-Fudan split (default: val)")
+    parser.add_argument("--model", default="person", help="the zoo model (default: person)")
+    parser.add_argument("--split", default="val", help="split of each dataset (default: val)")
     parser.add_argument("--runs", type=int, default=50, help="latency runs (default: 50)")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -79,7 +82,7 @@ def main():
     from kerasseg import zoo
     from kerasseg.data.sources import source
     from kerasseg.evaluate import evaluate
-    from kerasseg.litert import TFLiteSegmenter, latency_ms
+    from kerasseg.litert import TFLiteSegmenter, cpu_description, latency_ms
     from kerasseg.segmenter import KerasSegmenter
 
     wheel = None
@@ -88,34 +91,41 @@ def main():
         if not matches:
             raise SystemExit(f"no file matches {args.mediapipe_wheel}")
         wheel = matches[-1]
-    card = zoo.card("person-pennfudan")
-    data = source("pennfudan", args.data, args.split, val_fraction=card["dataset"]["val_fraction"],
-                  seed=card["dataset"]["split_seed"])
+    card = zoo.card(args.model)
+    datasets = {name: source(name, args.data, args.split,
+                             val_fraction=card["dataset"]["val_fraction"],
+                             seed=card["dataset"]["split_seed"]) for name in ("ccp", "pennfudan")}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         candidates = [(f"MediaPipe selfie, {label}", path, _MediaPipeSelfie(path))
                       for label, path in _mediapipe_files(wheel, scratch).items()]
         for variant in ("int8", "float16"):
-            path = zoo.tflite("person-pennfudan", variant)
-            candidates.append((f"person-pennfudan, {variant} TFLite", path, TFLiteSegmenter(path)))
-        candidates.append(("person-pennfudan, Keras float32", None,
-                           KerasSegmenter(zoo.load("person-pennfudan"), name="person-pennfudan")))
+            path = zoo.tflite(args.model, variant)
+            candidates.append((f"{args.model}, {variant} TFLite", path, TFLiteSegmenter(path)))
+        candidates.append((f"{args.model}, Keras float32", None,
+                           KerasSegmenter(zoo.load(args.model), name=args.model)))
         for label, path, segmenter in candidates:
-            report = evaluate(segmenter, data.records, data.mask_reader, progress=False)
+            scores = []
+            for data in datasets.values():
+                report = evaluate(segmenter, data.records, data.mask_reader, progress=False)
+                scores += [report["iou"], report["dice"]]
             latency = ("-", "-")
             if path:
                 latency = tuple(f"{latency_ms(path, threads, args.runs):.1f}" for threads in (1, 2))
-            rows.append((label, report["iou"], report["dice"],
+            rows.append((label, *scores,
                          f"{os.path.getsize(path) / 1e3:.0f} KB" if path else "-",
                          "x".join(map(str, segmenter.input_size)), *latency))
             print(f"measured {label}", flush=True)
 
-    print(f"\nPenn-Fudan {args.split} split: {len(data.records)} images; mean per-image IoU and "
-          f"Dice at each image's own size; LiteRT median of {args.runs} runs\n")
-    print("| model | IoU | Dice | file | input | LiteRT 1 thread (ms) | LiteRT 2 threads (ms) |")
-    print("|---|---|---|---|---|---|---|")
-    for label, iou, dice, size, shape, one, two in rows:
-        print(f"| {label} | {iou:.4f} | {dice:.4f} | {size} | {shape} | {one} | {two} |")
+    counts = ", ".join(f"{name} {len(data.records)}" for name, data in datasets.items())
+    print(f"\n{args.split} splits ({counts} images); mean per-image IoU and Dice at each "
+          f"image's own size; LiteRT median of {args.runs} runs on {cpu_description()}\n")
+    print("| model | CCP IoU | CCP Dice | Penn-Fudan IoU | Penn-Fudan Dice | file | input | "
+          "LiteRT 1 thread (ms) | 2 threads (ms) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for label, ccp_iou, ccp_dice, pf_iou, pf_dice, size, shape, one, two in rows:
+        print(f"| {label} | {ccp_iou:.4f} | {ccp_dice:.4f} | {pf_iou:.4f} | {pf_dice:.4f} | "
+              f"{size} | {shape} | {one} | {two} |")
 
 
 if __name__ == "__main__":

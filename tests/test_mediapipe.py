@@ -1,67 +1,45 @@
 """Every zoo int8 file in a real client: MediaPipe Tasks' ImageSegmenter (what phone apps run).
 
 MediaPipe's category mask must be the class id (0 background, 1 foreground for binary
-models, as for MediaPipe's own segmenters), agree with kerasseg's LiteRT runner, and
-score what the card says.
-
-MediaPipe resizes its input without antialiasing; the models were trained on
-antialiased (Pillow bilinear) resizes, so an app gives MediaPipe images already
-resized to the model's input size, as here (the README shows the numbers both ways).
+models, as for MediaPipe's own segmenters), agree with kerasseg's LiteRT runner
+(`export/run_tflite.py`) on >= 99% of pixels, and score what the card says.
 """
 
-import numpy as np
 import pytest
 
 from kerasseg import zoo
 
-mediapipe = pytest.importorskip("mediapipe", reason="mediapipe not installed (the test extra)")
-
-
-def _segmenter(path):
-    from mediapipe.tasks import python as mp_python
-    from mediapipe.tasks.python import vision
-
-    options = vision.ImageSegmenterOptions(
-        base_options=mp_python.BaseOptions(model_asset_path=path),
-        running_mode=vision.RunningMode.IMAGE, output_category_mask=True)
-    return vision.ImageSegmenter.create_from_options(options)
+pytest.importorskip("mediapipe", reason="mediapipe not installed (the test extra)")
 
 
 @pytest.mark.parametrize("name", zoo.names())
 def test_zoo_int8_file_segments_in_mediapipe_as_in_litert(name, data_root):
-    from PIL import Image
-
-    from kerasseg.data.records import load_pair
     from kerasseg.data.sources import source
-    from kerasseg.evaluate import scores
-    from kerasseg.litert import TFLiteSegmenter
+    from kerasseg.phone import compare_with_litert
 
     card = zoo.card(name)
     data = card["dataset"]
     split = source(data["name"], data_root, data["eval_split"], val_fraction=data["val_fraction"],
                    seed=data["split_seed"], mode=data.get("mask_mode"))
-    path = zoo.tflite(name, "int8")
-    lite = TFLiteSegmenter(path)
-    height, width = lite.input_size
-    num_classes = max(lite.num_classes, 2)
-    agree = pixels = 0
-    dice = []
-    segmenter = _segmenter(path)
+    found = compare_with_litert(zoo.tflite(name, "int8"), split.records, split.mask_reader)
+    assert found["agreement"] >= 0.99, (name, found)
+    card_dice = card["tflite"]["int8"]["fidelity"]["dice_tflite"]
+    assert found["dice_litert"] == pytest.approx(card_dice, abs=1e-4), (name, found)
+    assert found["dice_mediapipe"] == pytest.approx(card_dice, abs=0.01), (name, found)
+
+
+def test_category_ids_are_class_ids(data_root):
+    """A binary file's category mask holds 0 (background) and 1 (foreground), not 0/255."""
+    import numpy as np
+
+    from kerasseg.data.records import read_image
+    from kerasseg.data.sources import source
+    from kerasseg.phone import mediapipe_category_mask, mediapipe_segmenter
+
+    record = source("ph2", data_root, "val").records[0]
+    segmenter = mediapipe_segmenter(zoo.tflite("ph2-mobile", "int8"))
     try:
-        for record in split.records:
-            image, truth = load_pair(record, split.mask_reader)
-            small = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
-            result = segmenter.segment(mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB,
-                                                       data=np.ascontiguousarray(small)))
-            category = result.category_mask.numpy_view().reshape(height, width)
-            ours = lite.segment(small)  # export/run_tflite.py's mask
-            agree += int(np.sum(category == ours))
-            pixels += ours.size
-            full = np.asarray(Image.fromarray(category).resize(image.shape[1::-1], Image.NEAREST))
-            dice.append(scores(truth, full, num_classes)["dice"])
+        category = mediapipe_category_mask(segmenter, read_image(record.image))
     finally:
         segmenter.close()
-    assert set(np.unique(category)) <= set(range(num_classes))
-    assert agree / pixels >= 0.99, f"{name}: {agree / pixels:.4f} of pixels agree"
-    card_dice = card["tflite"]["int8"]["fidelity"]["dice_tflite"]
-    assert np.mean(dice) == pytest.approx(card_dice, abs=0.01), (name, np.mean(dice), card_dice)
+    assert set(np.unique(category)) == {0, 1}

@@ -9,7 +9,7 @@ import keras
 
 # With few steps per epoch, Keras's default BatchNorm momentum (0.99) leaves
 # the moving statistics far from the batch statistics the weights were trained
-# with, and inference-mode output collapses (DESIGN.md: Dice 0.008 on PH2).
+# with, and inference-mode output collapses (docs/design.md: Dice 0.008 on PH2).
 # 0.9 tracks them within ~50 steps.
 BATCH_NORM_MOMENTUM = 0.9
 

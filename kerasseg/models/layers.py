@@ -56,7 +56,7 @@ class ResizeLike(keras.layers.Layer):
     Used where the factor is not known when the model is built (any input
     size), e.g. DeepLab's image-pooling branch. Unlike
     `keras.layers.Resizing`, it has no training-mode side effects (see
-    DESIGN.md: Resizing made later BatchNorm run in training mode on export).
+    docs/design.md: Resizing made later BatchNorm run in training mode on export).
 
     Call it on `[x, reference]`.
 
