@@ -59,9 +59,20 @@ def _train(args):
     model_args = dict(args.arg)
     model_args.setdefault("input_shape", (args.image_size, args.image_size, 3))
     model_args.setdefault("num_classes", train_source.num_classes)
-    build_model(args.model, **model_args)  # fail on a bad argument before reading any image
+    # Fail on a bad argument before reading any image.
+    try:
+        build_model(args.model, **model_args)
+    except TypeError as error:  # a value of the wrong type, deep in the builder
+        given = " ".join(f"--arg {name}={value!r}" for name, value in args.arg) or "its defaults"
+        raise ValueError(f"--model {args.model} cannot be built with {given}: {error}") from None
 
     # Replicas must agree on the number of steps: no ragged last batch across devices.
+    if args.strategy != "none" and len(train_source.records) < args.batch_size:
+        raise ValueError(
+            f"the {args.train_split} split has {len(train_source.records)} images, fewer than one "
+            f"batch of {args.batch_size}; --strategy {args.strategy} drops a last partial batch "
+            "(the replicas must agree on the steps), so there would be nothing to train on: "
+            "lower --batch-size")
     train_data = train_source.dataset(args.image_size, batch_size=args.batch_size, shuffle=True,
                                       augment=Augmentation() if args.augment else None,
                                       seed=args.seed, drop_remainder=args.strategy != "none")
@@ -91,7 +102,9 @@ def _train(args):
     summary = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
     print(f"\n{args.out}: {len(result['history'])} epochs ({result['epochs_run']} in this call); "
           f"last epoch: {summary}")
-    return 0
+    for warning in result["warnings"]:
+        print(f"kerasseg train: warning: {warning}", file=sys.stderr)
+    return 1 if result["warnings"] else 0
 
 
 def _evaluate(args):
@@ -330,7 +343,9 @@ def build_parser():
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                        help="flips, rotations, scale, colour jitter (default: on)")
     train.add_argument("--out", required=True, help="the run folder")
-    train.add_argument("--force", action="store_true", help="replace a finished run in --out")
+    train.add_argument("--force", action="store_true",
+                       help="replace the run in --out: a finished one, or an unfinished one with "
+                            "other settings")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser(

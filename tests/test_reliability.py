@@ -1,0 +1,273 @@
+"""Reliability: no file lost or overwritten, no nonsense reported as success, messages that say what is wrong.
+
+One test per case of the reliability review (test_caseNN_...). Each checks that
+the file that must survive keeps its bytes, the exit code and the words of the
+message. The data are copies of real files (PH2, Oxford-IIIT Pet) in tmp_path;
+synthetic files only where real data cannot show the problem (a 16-bit PNG, an
+EXIF-rotated photo, a truncated .keras file).
+"""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+
+from kerasseg.cli import main
+from tests.conftest import REPO
+
+TRAIN = ["train", "--model", "unet", "--arg", "filters=4", "--arg", "depth=2", "--image-size", "32",
+         "--batch-size", "4", "--epochs", "1", "--val-fraction", "0.25"]
+
+
+def _ph2_folder(data_root, folder, count=8):
+    """`count` real PH2 pairs laid out as a user's folder: images/IMDx.png, masks/IMDx_mask.bmp."""
+    from kerasseg.data.sources import source
+
+    images, masks = folder / "images", folder / "masks"
+    images.mkdir(parents=True)
+    masks.mkdir()
+    for record in source("ph2", data_root, "all").records[:count]:
+        shutil.copy(record.image, images / f"{record.id}{os.path.splitext(record.image)[1]}")
+        shutil.copy(record.mask, masks / f"{record.id}_mask.bmp")
+    return images, masks
+
+
+def _train_args(images, masks, out, *extra):
+    return [*TRAIN, "--dataset", "folder", "--data-dir", str(images), "--masks-dir", str(masks),
+            "--mask-suffix", "_mask", "--out", str(out), *extra]
+
+
+def _snapshot(folder):
+    """{relative path: bytes} of every file under `folder` (the lock file aside)."""
+    found = {}
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if name != ".lock":
+                path = os.path.join(root, name)
+                with open(path, "rb") as f:
+                    found[os.path.relpath(path, folder)] = f.read()
+    return found
+
+
+@pytest.fixture(scope="module")
+def ph2_pairs(data_root, tmp_path_factory):
+    """Eight real PH2 pairs as a folder dataset (6 train, 2 val at --val-fraction 0.25)."""
+    return _ph2_folder(data_root, tmp_path_factory.mktemp("ph2_folder"))
+
+
+@pytest.fixture(scope="module")
+def finished_run(ph2_pairs, tmp_path_factory):
+    """A finished one-epoch run folder; tests copy it before touching it."""
+    out = tmp_path_factory.mktemp("finished") / "run"
+    assert main(_train_args(*ph2_pairs, out)) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tmp_path_factory):
+    """An untrained 64x64 binary U-Net saved as .keras."""
+    from kerasseg import unet
+
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    unet((64, 64, 3), filters=4, depth=2).save(path)
+    return path
+
+
+# ---------------------------------------------------------------- files lost or overwritten
+
+
+@pytest.mark.train
+def test_case02_train_force_checks_everything_before_touching_the_finished_run(
+        ph2_pairs, finished_run, tmp_path, capsys):
+    images, masks = ph2_pairs
+    out = tmp_path / "run"
+    shutil.copytree(finished_run, out)
+    before = _snapshot(out)
+    assert {"best.keras", "last.keras", "log.csv", "curves.png", "config.json"} <= set(before)
+
+    assert main(_train_args(images, masks, out, "--force", "--loss", "dcie")) == 2
+    assert "unknown loss 'dcie'" in capsys.readouterr().err
+    assert _snapshot(out) == before
+
+    assert main(_train_args(images, masks, out, "--force", "--arg", "num_classes=3")) == 2
+    assert ("outputs 3 channels but the data has binary masks" in capsys.readouterr().err)
+    assert _snapshot(out) == before
+
+    broken = tmp_path / "broken"
+    shutil.copytree(images, broken)
+    victim = sorted(os.listdir(broken))[0]
+    (broken / victim).write_bytes(b"\x89PNG\r\n\x1a\n cut short")
+    assert main(_train_args(broken, masks, out, "--force")) == 2
+    err = capsys.readouterr().err
+    assert f"{victim}: cannot decode image" in err and "Traceback" not in err
+    assert _snapshot(out) == before
+
+
+@pytest.mark.train
+def test_case04_checkpoints_are_written_atomically_and_a_resume_repairs_them(
+        ph2_pairs, tmp_path, monkeypatch, capsys):
+    import keras
+
+    from kerasseg.segmenter import load_keras_model
+    from kerasseg.train import backup_epoch
+
+    images, masks = ph2_pairs
+    out = tmp_path / "run"
+    command = _train_args(images, masks, out, "--epochs", "3")
+    real_save, calls, kept = keras.Model.save, [], {}
+
+    def killed_mid_write(model, filepath, *args, **kwargs):
+        calls.append(filepath)
+        if len(calls) == 3:  # epoch 2's last.keras (epoch 1 wrote last.keras, then best.keras)
+            kept["last.keras"] = (out / "last.keras").read_bytes()
+            with open(filepath, "wb") as f:
+                f.write(b"PK\x03\x04 half a zip")
+            raise KeyboardInterrupt  # the kill, halfway through the write
+        return real_save(model, filepath, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "save", killed_mid_write)
+    with pytest.raises(KeyboardInterrupt):
+        main(command)
+    monkeypatch.undo()
+    assert (out / "last.keras").read_bytes() == kept["last.keras"]  # the old file, whole
+    assert zipfile.is_zipfile(out / "last.keras") and zipfile.is_zipfile(out / "best.keras")
+    assert not [name for name in os.listdir(out) if name.startswith(".tmp-")]
+    assert backup_epoch(str(out / "backup")) == 1
+    assert "finished" not in json.loads((out / "config.json").read_text())
+
+    # What a kill left with earlier versions (Keras wrote in place): a 0-byte best.keras.
+    (out / "best.keras").write_bytes(b"")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert main(command) == 0
+    assert any("best.keras is damaged (0 bytes, not a .keras archive); the resumed run writes it "
+               "again" in str(w.message) for w in caught)
+    assert "3 epochs (2 in this call)" in capsys.readouterr().out
+    for name in ("best.keras", "last.keras"):
+        load_keras_model(str(out / name))
+    assert json.loads((out / "config.json").read_text())["finished"] is True
+
+
+@pytest.mark.train
+def test_case05_a_second_train_on_the_same_folder_is_refused(ph2_pairs, finished_run, tmp_path,
+                                                             capsys):
+    images, masks = ph2_pairs
+    out = tmp_path / "run"
+    shutil.copytree(finished_run, out)
+    before = _snapshot(out)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom kerasseg.train import _lock_run_folder\n"
+         f"lock = _lock_run_folder({str(out)!r})\nprint('locked', flush=True)\ntime.sleep(300)\n"],
+        cwd=REPO, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert main(_train_args(images, masks, out, "--force")) == 2
+    finally:
+        holder.kill()
+        holder.wait()
+    err = capsys.readouterr().err
+    assert (f"{out} is in use by another kerasseg train (process {holder.pid}); wait for it to "
+            "end or choose another output folder") in err
+    assert _snapshot(out) == before
+    # The lock dies with its process: no stale lock to clear by hand.
+    assert main(_train_args(images, masks, out, "--force")) == 0
+
+
+@pytest.mark.train
+def test_case06_nan_keeps_only_finite_models_and_the_corrected_command_runs(
+        ph2_pairs, tmp_path, monkeypatch, capsys):
+    import keras
+
+    from kerasseg.data.sources import source
+    from kerasseg.models import build_model
+    from kerasseg.segmenter import load_keras_model
+    from kerasseg.train import NaNLossError, backup_epoch, train
+
+    images, masks = ph2_pairs
+    # From the command line: the rate explodes in the first epoch; nothing is kept.
+    out = tmp_path / "cli"
+    assert main(_train_args(images, masks, out, "--learning-rate", "1e30", "--batch-size", "2")) == 2
+    err = capsys.readouterr().err
+    assert "loss became" in err and "at epoch 1, batch" in err
+    assert f"No epoch completed, so {out} keeps nothing of this run" in err
+    assert not (out / "config.json").exists()
+    assert main(_train_args(images, masks, out, "--learning-rate", "1e-3")) == 0
+
+    # Through the API: epoch 1 completes, then NaN reaches the data in epoch 2.
+    def data(split):
+        return source("folder", str(images), split, val_fraction=0.25, masks_dir=str(masks),
+                      mask_suffix="_mask").dataset(32, batch_size=4)
+
+    def model():
+        return build_model("unet", input_shape=(32, 32, 3), filters=4, depth=2)
+
+    run = tmp_path / "api"
+
+    def killed(self, epoch, logs=None):
+        raise KeyboardInterrupt  # after the savers: epoch 1 is done
+
+    monkeypatch.setattr(keras.callbacks.TensorBoard, "on_epoch_end", killed)
+    with pytest.raises(KeyboardInterrupt):
+        train(model, data("train"), data("val"), out_dir=str(run), epochs=3, verbose=0)
+    monkeypatch.undo()
+    good = {name: (run / name).read_bytes() for name in ("best.keras", "last.keras")}
+    poisoned = data("train").map(lambda x, y: (x * float("nan"), y))
+    with pytest.raises(NaNLossError, match=r"the loss became nan at epoch 2, batch 1.*keeps "
+                                           r"epoch 1, the last finite one.*resumes from it"):
+        train(model, poisoned, data("val"), out_dir=str(run), epochs=3, verbose=0)
+    for name, content in good.items():
+        assert (run / name).read_bytes() == content
+        weights = load_keras_model(str(run / name)).get_weights()
+        assert all(np.isfinite(w).all() for w in weights)
+    assert backup_epoch(str(run / "backup")) == 1  # the resume state survived
+    assert len((run / "log.csv").read_text().splitlines()) == 2  # header + epoch 1, no NaN row
+
+    # The corrected command: refused with the way out named, then run with it.
+    with pytest.raises(ValueError, match=r"different settings \(learning_rate\).*\(--force\)"):
+        train(model, data("train"), data("val"), out_dir=str(run), epochs=3, learning_rate=3e-4,
+              verbose=0)
+    result = train(model, data("train"), data("val"), out_dir=str(run), epochs=3,
+                   learning_rate=3e-4, overwrite=True, verbose=0)
+    assert len(result["history"]) == 3 and result["epochs_run"] == 3
+
+
+@pytest.mark.train
+def test_case07_a_failed_start_leaves_nothing_that_blocks_the_corrected_command(
+        ph2_pairs, finished_run, tmp_path, monkeypatch, capsys):
+    import keras
+
+    images, masks = ph2_pairs
+    out = tmp_path / "run"
+    # Bad settings fail before the folder exists.
+    for extra, words in ((["--loss", "dcie"], "unknown loss 'dcie'"),
+                         (["--arg", "num_classes=3"], "outputs 3 channels"),
+                         (["--arg", "input_shape=[30,30,3]"], "30")):
+        assert main(_train_args(images, masks, out, *extra)) == 2
+        assert words in capsys.readouterr().err
+        assert not out.exists()
+
+    # A crash in the first epoch: no epoch completed, so no run is left.
+    def crash(self, batch, logs=None):
+        raise MemoryError("out of memory")
+
+    monkeypatch.setattr(keras.callbacks.TensorBoard, "on_train_batch_end", crash)
+    with pytest.raises(MemoryError):
+        main(_train_args(images, masks, out))
+    monkeypatch.undo()
+    assert not out.exists()
+
+    # What a kill in the first epoch leaves (config.json, no completed epoch)
+    # does not block the corrected command, with other settings.
+    out.mkdir()
+    config = json.loads((finished_run / "config.json").read_text())
+    del config["finished"]
+    config["learning_rate"] = 1.0
+    (out / "config.json").write_text(json.dumps(config))
+    assert main(_train_args(images, masks, out)) == 0
+    assert json.loads((out / "config.json").read_text())["learning_rate"] == 1e-3
