@@ -146,12 +146,18 @@ def _evaluate(args):
 
 
 def _predict(args):
-    from kerasseg.predict import predict
+    from kerasseg.predict import plan, predict
     from kerasseg.segmenter import load
 
+    # The inputs and --out are checked before the model is loaded.
+    plan(args.inputs, args.out, overlays=not args.no_overlay, force=args.force)
     segmenter = load(args.model, image_size=args.image_size)
     result = predict(segmenter, args.inputs, args.out, tta=args.tta, threshold=args.threshold,
-                     overlays=not args.no_overlay)
+                     overlays=not args.no_overlay, force=args.force)
+    if result["left_out"]:
+        print(f"left out {len(result['left_out'])} files named like masks or overlays "
+              f"(*_mask.png, *_overlay.png), e.g. {result['left_out'][0]}; name them one by one "
+              "to predict on them", file=sys.stderr)
     print(f"wrote {len(result['written'])} masks to {args.out}"
           + (f"; {len(result['failed'])} files failed (listed above)" if result["failed"] else ""))
     return 1 if result["failed"] else 0
@@ -364,11 +370,16 @@ def build_parser():
 
     predict = commands.add_parser(
         "predict", help="write masks and overlays for images or folders of images",
-        description="Masks at each image's own size (PNG, 0/255 for binary models) and overlays.")
+        description="Masks at each image's own size (PNG, 0/255 for binary models) and overlays, "
+                    "named after each image (X.jpg -> X_mask.png, X_overlay.png; X_jpg_mask.png "
+                    "where two inputs share a name). Files named like these outputs are not read "
+                    "from folders, and nothing in --out is replaced without --force.")
     predict.add_argument("inputs", nargs="+", help="image files or folders")
     _add_model_arguments(predict)
     predict.add_argument("--out", required=True, help="output folder")
     predict.add_argument("--no-overlay", action="store_true", help="write masks only")
+    predict.add_argument("--force", action="store_true",
+                         help="replace files already in --out (never replaced otherwise)")
     predict.set_defaults(run=_predict)
 
     exporter = commands.add_parser(

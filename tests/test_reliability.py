@@ -82,6 +82,50 @@ def tiny_model(tmp_path_factory):
 # ---------------------------------------------------------------- files lost or overwritten
 
 
+def test_case01_predict_replaces_nothing_reads_no_mask_and_names_every_output(
+        data_root, tiny_model, tmp_path, capsys):
+    from PIL import Image
+
+    pets = os.path.join(data_root, "oxford_pets")
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    shutil.copy(os.path.join(pets, "images", "Abyssinian_107.jpg"), folder)
+    # The user's ground truth, named as predict names its masks.
+    truth = folder / "Abyssinian_107_mask.png"
+    shutil.copy(os.path.join(pets, "annotations", "trimaps", "Abyssinian_107.png"), truth)
+    # Two photos with one stem.
+    shutil.copy(os.path.join(pets, "images", "Abyssinian_109.jpg"), folder / "shared.jpg")
+    shutil.copy(os.path.join(data_root, "pennfudan", "PennFudanPed", "PNGImages",
+                             "FudanPed00001.png"), folder / "shared.png")
+    before = _snapshot(folder)
+
+    command = ["predict", str(folder), "--model", str(tiny_model)]
+    assert main([*command, "--out", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert (f"--out {folder} already holds Abyssinian_107_mask.png; predict replaces no file "
+            "without --force") in err
+    assert _snapshot(folder) == before
+
+    out = tmp_path / "out"
+    assert main([*command, "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "wrote 3 masks" in captured.out
+    assert "left out 1 files named like masks or overlays" in captured.err
+    assert sorted(os.listdir(out)) == sorted(
+        f"{stem}_{kind}.png" for stem in ("Abyssinian_107", "shared_jpg", "shared_png")
+        for kind in ("mask", "overlay"))
+    assert Image.open(out / "shared_jpg_mask.png").size == Image.open(folder / "shared.jpg").size
+    assert Image.open(out / "shared_png_mask.png").size == Image.open(folder / "shared.png").size
+    assert _snapshot(folder) == before
+
+    written = _snapshot(out)
+    assert main([*command, "--out", str(out)]) == 2
+    assert "already holds Abyssinian_107_mask.png, Abyssinian_107_overlay.png" in \
+        capsys.readouterr().err
+    assert _snapshot(out) == written
+    assert main([*command, "--out", str(out), "--force"]) == 0
+
+
 @pytest.mark.train
 def test_case02_train_force_checks_everything_before_touching_the_finished_run(
         ph2_pairs, finished_run, tmp_path, capsys):
