@@ -168,6 +168,7 @@ def _export(args):
     from kerasseg.data.sources import source
     from kerasseg.segmenter import KerasSegmenter, load
 
+    export.check_outputs(args.format, args.out, args.force)  # before loading anything
     segmenter = load(args.model)
     if not isinstance(segmenter, KerasSegmenter):
         raise ValueError(f"--model {args.model}: only Keras models (a .keras file or a zoo name) "

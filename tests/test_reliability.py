@@ -153,6 +153,43 @@ def test_case02_train_force_checks_everything_before_touching_the_finished_run(
     assert _snapshot(out) == before
 
 
+def test_case03_export_force_replaces_only_what_kerasseg_exported(data_root, tiny_model, tmp_path,
+                                                                   capsys):
+    # A working folder of the user's (what --out . would be).
+    work = tmp_path / "work"
+    work.mkdir()
+    shutil.copy(os.path.join(data_root, "oxford_pets", "images", "Abyssinian_107.jpg"), work)
+    (work / "notes.txt").write_text("mine\n")
+    before = _snapshot(work)
+    export = ["export", "--model", str(tiny_model), "--format", "savedmodel", "--force"]
+    assert main([*export, "--out", str(work)]) == 2
+    assert (f"{work} holds files that are not a SavedModel (Abyssinian_107.jpg, notes.txt); "
+            "--force replaces only a SavedModel") in capsys.readouterr().err
+    assert _snapshot(work) == before
+    # Onto a file: one line, no traceback.
+    assert main([*export, "--out", str(work / "notes.txt")]) == 2
+    err = capsys.readouterr().err
+    assert f"{work / 'notes.txt'} is a file; a SavedModel is a folder" in err
+    assert "Traceback" not in err and _snapshot(work) == before
+
+    # A SavedModel kerasseg wrote is replaced with --force, and only with it.
+    saved = tmp_path / "saved"
+    assert main([*export[:-1], "--out", str(saved)]) == 0
+    assert main([*export[:-1], "--out", str(saved)]) == 2
+    assert f"{saved} already exists; pass --force to replace it" in capsys.readouterr().err
+    assert main([*export, "--out", str(saved)]) == 0
+    assert (saved / "saved_model.pb").exists()
+
+    # TFLite: a model.json beside model.tflite that is not kerasseg's sidecar stays.
+    (work / "model.json").write_text('{"my": "settings"}')
+    before = _snapshot(work)
+    assert main(["export", "--model", str(tiny_model), "--format", "tflite", "--force",
+                 "--out", str(work / "model.tflite")]) == 2
+    assert (f"{work / 'model.json'} is not a file kerasseg exported (not a sidecar or report "
+            "written at export); --force replaces only those") in capsys.readouterr().err
+    assert _snapshot(work) == before
+
+
 @pytest.mark.train
 def test_case04_checkpoints_are_written_atomically_and_a_resume_repairs_them(
         ph2_pairs, tmp_path, monkeypatch, capsys):
