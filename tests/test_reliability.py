@@ -352,3 +352,41 @@ def test_case07_a_failed_start_leaves_nothing_that_blocks_the_corrected_command(
     (out / "config.json").write_text(json.dumps(config))
     assert main(_train_args(images, masks, out)) == 0
     assert json.loads((out / "config.json").read_text())["learning_rate"] == 1e-3
+
+
+# ---------------------------------------------------------------- wrong results reported as success
+
+
+def test_case08_images_are_read_as_they_display(data_root, tiny_model, tmp_path, capsys):
+    from PIL import Image
+
+    from kerasseg import litert
+    from kerasseg.data.records import read_image
+
+    photo = os.path.join(data_root, "oxford_pets", "images", "Abyssinian_107.jpg")
+    upright = read_image(photo)
+    height, width = upright.shape[:2]
+    assert height != width
+
+    # A phone photo: pixels stored sideways, EXIF orientation 6 (turn 90 degrees clockwise).
+    sideways = tmp_path / "phone.png"
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(np.rot90(upright, 1)).save(sideways, exif=exif)
+    for reader in (read_image, litert.read_image):  # training/evaluation/predict, LiteRT runner
+        np.testing.assert_array_equal(reader(str(sideways)), upright)
+
+    # A 16-bit gray PNG (no real copy holds one): Pillow's RGB conversion made it all white.
+    gray = np.asarray(Image.open(photo).convert("L"))
+    deep = tmp_path / "deep.png"
+    Image.fromarray((gray.astype(np.uint16) * 257)).save(deep)
+    assert Image.open(deep).mode.startswith("I")
+    for reader in (read_image, litert.read_image):
+        np.testing.assert_array_equal(reader(str(deep)), np.repeat(gray[..., None], 3, axis=-1))
+
+    # predict writes the phone photo's mask upright, at its displayed size.
+    out = tmp_path / "out"
+    assert main(["predict", str(sideways), "--model", str(tiny_model), "--out", str(out)]) == 0
+    assert "wrote 1 masks" in capsys.readouterr().out
+    assert Image.open(out / "phone_mask.png").size == (width, height)
+    assert Image.open(sideways).size == (height, width)  # the file itself is left as it is
