@@ -112,15 +112,20 @@ def _evaluate(args):
     from kerasseg.data.sources import source
     from kerasseg.segmenter import load
 
-    segmenter = load(args.model, image_size=args.image_size)
+    # Options and outputs first: nothing fails after the whole evaluation has run.
+    if args.instances and args.dataset != "pennfudan":
+        raise ValueError(f"--instances needs instance ids, which only --dataset pennfudan has "
+                         f"(not {args.dataset})")
+    for option, path in (("--report", args.report), ("--plot", args.plot)):
+        if path:
+            _check_output_file(option, path)
     data = source(args.dataset, args.data_dir, args.split, val_fraction=args.val_fraction,
                   seed=args.seed, mask_suffix=args.mask_suffix, masks_dir=args.masks_dir)
+    segmenter = load(args.model, image_size=args.image_size)
     report = evaluate.evaluate(segmenter, data.records, data.mask_reader, tta=args.tta,
                                threshold=args.threshold, allowed_values=data.allowed_values)
     report.update(dataset=args.dataset, split=args.split, data_dir=args.data_dir)
     if args.instances:
-        if args.dataset != "pennfudan":
-            raise ValueError("--instances needs instance ids: use --dataset pennfudan")
         from kerasseg.data import pennfudan
 
         report["instances"] = evaluate.evaluate_instances(
@@ -426,7 +431,7 @@ def _add_model_arguments(parser):
     parser.add_argument("--image-size", type=_positive_int, default=256,
                         help="size to run at when the model has no fixed input size (default: 256)")
     parser.add_argument("--tta", action="store_true", help="average over flipped copies")
-    parser.add_argument("--threshold", type=float, default=0.5,
+    parser.add_argument("--threshold", type=_threshold, default=0.5,
                         help="foreground probability threshold (default: 0.5)")
 
 
@@ -434,13 +439,53 @@ def _add_data_arguments(parser, datasets):
     parser.add_argument("--dataset", required=True, choices=datasets)
     parser.add_argument("--data-dir", required=True,
                         help="the dataset folder (or a folder holding one named after the dataset)")
-    parser.add_argument("--val-fraction", type=float, default=0.2,
+    parser.add_argument("--val-fraction", type=_fraction, default=0.2,
                         help="share held out as 'val' where there is no official split (default: 0.2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of splits, shuffles and weights")
     parser.add_argument("--masks-dir", help="for --dataset folder: the masks folder (default: "
                                             "--data-dir)")
     parser.add_argument("--mask-suffix", default="",
                         help="for --dataset folder: what mask names add to image names, e.g. _mask")
+
+
+def _check_output_file(option, path):
+    """ValueError unless `path` can be written: its folder exists and takes files, and it is
+    not itself a folder."""
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path}: is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise ValueError(f"{option} {path}: the folder {folder} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"{option} {path}: cannot write in {folder} ({error.strerror})") from None
+
+
+def _threshold(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(
+            f"expected a probability between 0 and 1 (exclusive), got {text}: nothing or "
+            "everything would be foreground")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 up to (not including) 1, "
+                                         f"got {text}")
+    return value
 
 
 def _key_value(text):

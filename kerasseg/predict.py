@@ -125,6 +125,9 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
     from kerasseg.segmenter import classes_from, resize_probabilities
     from kerasseg.viz import overlay
 
+    from kerasseg.evaluate import check_finite, check_threshold
+
+    check_threshold(threshold)
     work = plan(inputs, out_dir, overlays, force)
     files = work["files"]
     bar = Progress(len(files), f"predict {segmenter.name}", enabled=progress)
@@ -143,6 +146,7 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
         if not batch:
             continue
         probabilities = run(np.stack([segmenter.resize_in(image) for _, _, image in batch]))
+        check_finite(probabilities, segmenter.name, batch[0][0])
         for (path, (mask_path, overlay_path), image), probability in zip(batch, probabilities):
             mask = classes_from(resize_probabilities(probability, image.shape[:2]), threshold)
             # Binary masks are written 0/255 so they can be seen; class ids otherwise.

@@ -53,6 +53,7 @@ class KerasSegmenter(Segmenter):
     def __init__(self, model, name=None, image_size=256):
         self.model = model
         self.name = name or model.name
+        _check_weights(model, self.name)
         height, width = model.input_shape[1:3]
         fallback = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         self.input_size = (height or fallback[0], width or fallback[1])
@@ -71,6 +72,19 @@ class KerasSegmenter(Segmenter):
             return 1.0 / (1.0 + np.exp(-output))
         output = np.exp(output - output.max(axis=-1, keepdims=True))
         return output / output.sum(axis=-1, keepdims=True)
+
+
+def _check_weights(model, name):
+    """ValueError naming the first layer whose weights hold NaN or infinity: such a model
+    predicts background everywhere and would be scored as if it had tried."""
+    for layer in model.layers:
+        for weight in layer.weights:
+            values = np.asarray(weight.numpy())
+            if values.dtype.kind == "f" and not np.isfinite(values).all():
+                bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+                raise ValueError(f"{name}: {bad} weights of layer {layer.name} are NaN or "
+                                 "infinite; the model is broken (saved from a diverged training "
+                                 "run?) and cannot segment anything")
 
 
 class ClassicSegmenter(Segmenter):

@@ -185,9 +185,9 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
     try:
         resumed_epoch, damaged = _prepare_out_dir(out_dir, paths, run_config, overwrite)
         try:
-            history = _fit(built, strategy, train_data, val_data, resumed_epoch, epochs, paths,
-                           damaged, schedule, early_stopping, loss_fn, metric_args, verbose,
-                           learning_rate)
+            history, first_loss = _fit(built, strategy, train_data, val_data, resumed_epoch,
+                                       epochs, paths, damaged, schedule, early_stopping, loss_fn,
+                                       metric_args, verbose, learning_rate)
         except BaseException:
             if backup_epoch(paths["backup"]) == 0:
                 # A run folder with no completed epoch is not a run: leave no
@@ -200,7 +200,7 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
         with open(paths["config.json"]) as f:
             saved = json.load(f)
         saved["finished"] = True
-        warning = divergence(log)
+        warning = divergence(log[resumed_epoch:], first_loss)
         if warning:
             saved["diverged"] = True
         _write_json(paths["config.json"], saved)
@@ -221,7 +221,8 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
 
 def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, paths, damaged, schedule,
          early_stopping, loss_fn, metric_args, verbose, learning_rate):
-    """Runs the epochs with the run folder's callbacks; returns Keras's History."""
+    """Runs the epochs with the run folder's callbacks; returns (Keras's History, the loss
+    of this call's first batch)."""
     import keras
     import tensorflow as tf
 
@@ -281,7 +282,7 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, paths, da
             f"{learning_rate}), check the data for bad values, or use --precision float32. "
             + kept)
     _repair_checkpoints(model, paths, val_data is not None)
-    return history
+    return history, guard.first_loss
 
 
 def _fit_multiworker(model, strategy, train_data, val_data, first_epoch, epochs, callbacks,
@@ -518,21 +519,29 @@ def _check_classes(model, num_classes):
                          f"{kind}; build it with num_classes={num_classes}")
 
 
-def divergence(log):
-    """A warning if the training loss of the run's last epoch shows it diverged, else None.
+def divergence(log, first_loss=None):
+    """A warning if the last epoch of `log` shows the run diverged, else None.
 
-    A loss over 1e6 or ten times the first epoch's means the model moved away
-    from any solution (the segmentation losses here start near 1): its scores
-    are not those of a normal run.
+    Training should bring the loss below that of its first batch (an untrained
+    model): a last-epoch training loss over 10 times it, a validation loss
+    over 100 times it (overfitting raises it, never that far) or either over
+    1e6 means the weights left any solution, whatever the Dice says.
     """
-    losses = [row["loss"] for row in log if "loss" in row]
-    if not losses:
+    if not log:
         return None
-    first, last = losses[0], losses[-1]
-    if last > 1e6 or last > 10 * first:
-        return (f"the run diverged: the training loss went from {first:.4g} (epoch 1) to "
-                f"{last:.4g} (epoch {len(losses)}); its models are unlikely to be useful. Lower "
-                "the learning rate and train again (--force)")
+    last = log[-1]
+    for key, factor, what in (("loss", 10, "training loss"), ("val_loss", 100, "validation loss")):
+        value = last.get(key)
+        if value is None:
+            continue
+        if first_loss and value > factor * first_loss:
+            return (f"the run diverged: the {what} of its last epoch is {value:.4g}, "
+                    f"{value / first_loss:.0f} times the {first_loss:.4g} of its first batch; its "
+                    "models are unlikely to be useful. Lower the learning rate and train again "
+                    "(--force)")
+        if value > 1e6:
+            return (f"the run diverged: the {what} of its last epoch is {value:.4g}; its models "
+                    "are unlikely to be useful. Lower the learning rate and train again (--force)")
     return None
 
 
@@ -730,6 +739,7 @@ def _stop_on_nan():
         def __init__(self):
             super().__init__()
             self.where, self.value, self.what, self._epoch = None, None, None, 0
+            self.first_loss = None  # the untrained model's loss: what divergence is judged by
 
         def on_epoch_begin(self, epoch, logs=None):
             self._epoch = epoch
@@ -738,6 +748,8 @@ def _stop_on_nan():
             value = (logs or {}).get("loss")
             if value is not None and not math.isfinite(float(value)):
                 self._stop((self._epoch, batch), float(value), "loss")
+            elif value is not None and self.first_loss is None:
+                self.first_loss = float(value)
 
         def on_epoch_end(self, epoch, logs=None):
             if self.where:

@@ -390,3 +390,48 @@ def test_case08_images_are_read_as_they_display(data_root, tiny_model, tmp_path,
     assert "wrote 1 masks" in capsys.readouterr().out
     assert Image.open(out / "phone_mask.png").size == (width, height)
     assert Image.open(sideways).size == (height, width)  # the file itself is left as it is
+
+
+@pytest.mark.train
+def test_case09_nonsense_is_refused_or_flagged(ph2_pairs, tmp_path, capsys):
+    from kerasseg import unet
+
+    images, masks = ph2_pairs
+    data = ["--dataset", "folder", "--data-dir", str(images), "--masks-dir", str(masks),
+            "--mask-suffix", "_mask", "--split", "all"]
+    report = tmp_path / "report.json"
+
+    three = tmp_path / "three.keras"
+    unet((64, 64, 3), num_classes=3, filters=4, depth=2).save(three)
+    assert main(["evaluate", "--model", str(three), *data, "--report", str(report)]) == 2
+    assert (f"{three} predicts 3 classes but these masks hold only 0, 1"
+            in capsys.readouterr().err)
+
+    broken = unet((64, 64, 3), filters=4, depth=2)
+    kernel = broken.layers[1].weights[0]
+    kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+    broken.save(tmp_path / "nan.keras")
+    assert main(["evaluate", "--model", str(tmp_path / "nan.keras"), *data]) == 2
+    assert f"weights of layer {broken.layers[1].name} are NaN or infinite; the model is broken" \
+        in capsys.readouterr().err
+
+    for value in ("2", "-1", "nan"):
+        with pytest.raises(SystemExit) as stop:
+            main(["evaluate", "--model", "classic:otsu", *data, "--threshold", value])
+        assert stop.value.code == 2
+        assert (f"--threshold: expected a probability between 0 and 1 (exclusive), got {value}"
+                in capsys.readouterr().err)
+    with pytest.raises(SystemExit) as stop:
+        main(["evaluate", "--model", "classic:otsu", *data, "--val-fraction", "-0.5"])
+    assert stop.value.code == 2
+    assert "--val-fraction: expected a share from 0 up to (not including) 1, got -0.5" in \
+        capsys.readouterr().err
+    assert not report.exists()
+
+    # A run whose loss exploded finishes, but says so and exits 1.
+    out = tmp_path / "run"
+    assert main(_train_args(images, masks, out, "--learning-rate", "1000", "--schedule",
+                            "constant", "--batch-size", "2", "--epochs", "2")) == 1
+    assert "kerasseg train: warning: the run diverged: the training loss of its last epoch is" \
+        in capsys.readouterr().err
+    assert json.loads((out / "config.json").read_text())["diverged"] is True
