@@ -435,3 +435,26 @@ def test_case09_nonsense_is_refused_or_flagged(ph2_pairs, tmp_path, capsys):
     assert "kerasseg train: warning: the run diverged: the training loss of its last epoch is" \
         in capsys.readouterr().err
     assert json.loads((out / "config.json").read_text())["diverged"] is True
+
+
+def test_case10_data_check_reports_masks_without_foreground(data_root, tmp_path, capsys):
+    pets = os.path.join(data_root, "oxford_pets")
+    root = tmp_path / "oxford_pets"
+    (root / "annotations" / "trimaps").mkdir(parents=True)
+    (root / "images").mkdir()
+    # Abyssinian_34: the real copy's trimap has no pet at all; Abyssinian_107 is a normal one.
+    for name in ("Abyssinian_34", "Abyssinian_107"):
+        shutil.copy(os.path.join(pets, "images", f"{name}.jpg"), root / "images")
+        shutil.copy(os.path.join(pets, "annotations", "trimaps", f"{name}.png"),
+                    root / "annotations" / "trimaps")
+    before = _snapshot(root)
+    report = tmp_path / "check.json"
+    assert main(["data", "check", str(root), "--dataset", "oxford_pets",
+                 "--report", str(report)]) == 1
+    out = capsys.readouterr().out
+    assert "problems     1" in out
+    assert "Abyssinian_34.png: no foreground (every pixel is background)" in out
+    assert "Abyssinian_107" not in out
+    found = json.loads(report.read_text())
+    assert [os.path.basename(p) for p in found["no_foreground"]] == ["Abyssinian_34.png"]
+    assert _snapshot(root) == before

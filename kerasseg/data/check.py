@@ -9,17 +9,30 @@ import numpy as np
 from kerasseg.data.records import DataError, load_pair
 
 
+def _nonzero(mask):
+    return mask > 0
+
+
+def _pet(mask):
+    return mask == 1
+
+
 def _dataset_parts(dataset, root, masks_dir=None, mask_suffix=""):
-    """(records, mask_reader, allowed_values, problems) for a dataset name."""
+    """(records, mask_reader, allowed_values, foreground, problems) for a dataset name.
+
+    `foreground`: callable(mask) -> bool array of the object's pixels.
+    """
     from kerasseg.data import folder, mads, oxford_pets, pennfudan, ph2
 
     problems = []
+    foreground = _nonzero
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         if dataset == "ph2":
             parts = ph2.records(root, on_error="skip"), ph2.read_lesion_mask, (0, 1)
         elif dataset == "oxford_pets":
             parts = oxford_pets.records(root, "all"), oxford_pets.mask_reader("trimap"), (0, 1, 2)
+            foreground = _pet  # 2 is the border, not the pet
         elif dataset == "pennfudan":
             parts = pennfudan.records(root), pennfudan.mask_reader("instances"), None
         elif dataset == "mads":
@@ -30,7 +43,7 @@ def _dataset_parts(dataset, root, masks_dir=None, mask_suffix=""):
         else:
             raise ValueError(f"unknown dataset {dataset!r}")
     problems.extend(str(w.message) for w in caught)
-    return (*parts, problems)
+    return (*parts, foreground, problems)
 
 
 def check(dataset, root, masks_dir=None, mask_suffix="", progress=True):
@@ -45,12 +58,14 @@ def check(dataset, root, masks_dir=None, mask_suffix="", progress=True):
 
     Returns:
         A dict: pairs, readable, image_sizes (size -> count), mask_values,
-        coverage (mean, min, max share of non-zero mask pixels) and problems
-        (one line per bad pair, naming the file).
+        coverage (mean, min, max share of non-zero mask pixels), no_foreground
+        (masks without a single object pixel) and problems (one line per bad
+        pair, naming the file; masks without foreground are among them).
     """
-    records, reader, allowed, problems = _dataset_parts(dataset, root, masks_dir, mask_suffix)
+    records, reader, allowed, foreground, problems = _dataset_parts(dataset, root, masks_dir,
+                                                                    mask_suffix)
     progress = progress and sys.stderr.isatty()
-    sizes, values, coverage = collections.Counter(), set(), []
+    sizes, values, coverage, empty = collections.Counter(), set(), [], []
     for index, record in enumerate(records):
         try:
             image, mask = load_pair(record, reader, None, allowed)
@@ -60,6 +75,12 @@ def check(dataset, root, masks_dir=None, mask_suffix="", progress=True):
             sizes[f"{image.shape[1]}x{image.shape[0]}"] += 1
             values |= set(np.unique(mask).tolist())
             coverage.append(float(np.mean(mask > 0)))
+            if not foreground(mask).any():
+                # Training learns "nothing here" from it and scores count it as
+                # perfect when nothing is predicted: right only if it is meant.
+                empty.append(record.mask)
+                problems.append(f"{record.mask}: no foreground (every pixel is background); "
+                                "keep it only if its image truly shows nothing to segment")
         if progress:
             print(f"\rchecking {dataset}: {index + 1}/{len(records)}", end="", file=sys.stderr)
     if progress:
@@ -73,6 +94,7 @@ def check(dataset, root, masks_dir=None, mask_suffix="", progress=True):
         "mask_values": sorted(values),
         "coverage": {"mean": float(np.mean(coverage)) if coverage else None,
                      "min": min(coverage, default=None), "max": max(coverage, default=None)},
+        "no_foreground": empty,
         "problems": problems,
     }
 
