@@ -525,6 +525,10 @@ def main(argv=None):
     except (ValueError, ArithmeticError) as error:
         print(f"kerasseg {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except OSError as error:  # a file that cannot be read or written: its name and why
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"kerasseg {args.command}: error: {where}{error.strerror or error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

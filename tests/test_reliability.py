@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import warnings
 import zipfile
 
@@ -458,3 +459,55 @@ def test_case10_data_check_reports_masks_without_foreground(data_root, tmp_path,
     found = json.loads(report.read_text())
     assert [os.path.basename(p) for p in found["no_foreground"]] == ["Abyssinian_34.png"]
     assert _snapshot(root) == before
+
+
+# ---------------------------------------------------------------- messages
+
+
+@pytest.mark.train
+def test_case11_one_sentence_instead_of_a_traceback(ph2_pairs, tiny_model, tmp_path, capsys):
+    images, masks = ph2_pairs
+    photo = str(images / sorted(os.listdir(images))[0])
+
+    # predict --out that is a file, or a folder that takes no file.
+    taken = tmp_path / "taken.txt"
+    taken.write_text("mine\n")
+    assert main(["predict", photo, "--model", str(tiny_model), "--out", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert f"--out {taken}: is a file, not a folder" in err and "Traceback" not in err
+    assert taken.read_text() == "mine\n"
+    try:  # /sys takes no file, even from root (chmod would not stop root)
+        with tempfile.TemporaryFile(dir="/sys"):
+            unwritable = None
+    except OSError as error:
+        unwritable = error.strerror
+    if unwritable:
+        assert main(["predict", photo, "--model", str(tiny_model), "--out", "/sys"]) == 2
+        assert f"--out /sys: cannot write there ({unwritable})" in capsys.readouterr().err
+
+    # --arg of the wrong type.
+    out = tmp_path / "run"
+    args = _train_args(images, masks, out)
+    args[args.index("filters=4")] = "filters=abc"
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert "--model unet cannot be built with --arg filters='abc' --arg depth=2:" in err
+    assert "Traceback" not in err and not out.exists()
+
+    # An image that cannot be decoded, met while reading the training data.
+    broken = tmp_path / "broken"
+    shutil.copytree(images, broken)
+    victim = broken / sorted(os.listdir(broken))[-1]
+    victim.write_bytes(victim.read_bytes()[:200])  # a copy cut short
+    assert main(_train_args(broken, masks, out)) == 2
+    err = capsys.readouterr().err
+    assert f"kerasseg train: error: {victim}: cannot decode image" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert not out.exists()
+
+    # export --format savedmodel --force onto a file.
+    assert main(["export", "--model", str(tiny_model), "--format", "savedmodel", "--force",
+                 "--out", str(taken)]) == 2
+    err = capsys.readouterr().err
+    assert f"{taken} is a file; a SavedModel is a folder: choose another --out" in err
+    assert taken.read_text() == "mine\n"
