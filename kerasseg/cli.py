@@ -510,6 +510,29 @@ def _positive_int(text):
     return value
 
 
+def _warnings_as_sentences(command):
+    """kerasseg's own warnings print as "kerasseg COMMAND: warning: ...", without the
+    file:line and source line Python adds; other libraries' keep their form."""
+    import warnings
+
+    _WARNING_PREFIX[0] = f"kerasseg {command}: warning: "
+    if getattr(warnings.formatwarning, "kerasseg", False):
+        return  # installed by an earlier main() in this process
+    package = os.path.dirname(os.path.abspath(__file__))
+    original = warnings.formatwarning
+
+    def format_warning(message, category, filename, lineno, line=None):
+        if os.path.abspath(filename).startswith(package + os.sep):
+            return f"{_WARNING_PREFIX[0]}{message}\n"
+        return original(message, category, filename, lineno, line)
+
+    format_warning.kerasseg = True
+    warnings.formatwarning = format_warning
+
+
+_WARNING_PREFIX = ["kerasseg: warning: "]
+
+
 def main(argv=None):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -520,6 +543,7 @@ def main(argv=None):
         return 2
     # TensorFlow's C++ start-up chatter is noise to a command-line user.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _warnings_as_sentences(args.command)
     try:
         return args.run(args)
     except (ValueError, ArithmeticError) as error:

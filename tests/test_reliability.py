@@ -511,3 +511,51 @@ def test_case11_one_sentence_instead_of_a_traceback(ph2_pairs, tiny_model, tmp_p
     err = capsys.readouterr().err
     assert f"{taken} is a file; a SavedModel is a folder: choose another --out" in err
     assert taken.read_text() == "mine\n"
+
+
+def test_case12_messages_say_what_is_wrong(ph2_pairs, tiny_model, tmp_path, capsys):
+    from kerasseg import unet
+
+    images, masks = ph2_pairs
+    photo = str(images / sorted(os.listdir(images))[0])
+
+    # A .keras file cut short (no real copy is): not "File not found".
+    cut = tmp_path / "cut.keras"
+    cut.write_bytes(tiny_model.read_bytes()[:1000])
+    assert main(["predict", photo, "--model", str(cut), "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert (f"{cut}: could not be loaded as a Keras model: it is not a .keras archive (1000 "
+            "bytes, no zip directory), e.g. cut short by an interrupted save or copy") in err
+    assert "File not found" not in err
+
+    # A strategy that drops the last partial batch, with fewer images than a batch.
+    out = tmp_path / "run"
+    assert main(_train_args(images, masks, out, "--strategy", "mirrored",
+                            "--batch-size", "16")) == 2
+    err = capsys.readouterr().err
+    assert ("the train split has 6 images, fewer than one batch of 16; --strategy mirrored drops "
+            "a last partial batch") in err and "is empty" not in err
+    assert not out.exists()
+
+    # SavedModel export of a model without a fixed size: no word of TFLite.
+    free = tmp_path / "free.keras"
+    unet((None, None, 3), filters=4, depth=2).save(free)
+    assert main(["export", "--model", str(free), "--format", "savedmodel",
+                 "--out", str(tmp_path / "saved")]) == 2
+    err = capsys.readouterr().err
+    assert "SavedModel export (its serving signature resizes to it) needs one" in err
+    assert "TFLite" not in err
+
+    # A local folder named like a zoo model: the zoo model is loaded, and the user told.
+    work = tmp_path / "work"
+    (work / "ph2-mobile").mkdir(parents=True)
+    (work / "ph2-mobile" / "best.keras").write_bytes(tiny_model.read_bytes())
+    done = subprocess.run([sys.executable, "-c", "import sys\nfrom kerasseg.cli import main\n"
+                           "sys.exit(main())", "predict", photo, "--model", "ph2-mobile",
+                           "--out", "masks"], cwd=work, capture_output=True, text=True,
+                          env=dict(os.environ, PYTHONPATH=REPO))
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert ("kerasseg predict: warning: --model ph2-mobile: loading the zoo model ph2-mobile; "
+            "the local folder ph2-mobile of the same name is not a .keras model file; for the "
+            f"run in that folder give {os.path.join('ph2-mobile', 'best.keras')}") in done.stderr
+    assert (work / "ph2-mobile" / "best.keras").read_bytes() == tiny_model.read_bytes()
