@@ -559,3 +559,28 @@ def test_case12_messages_say_what_is_wrong(ph2_pairs, tiny_model, tmp_path, caps
             "the local folder ph2-mobile of the same name is not a .keras model file; for the "
             f"run in that folder give {os.path.join('ph2-mobile', 'best.keras')}") in done.stderr
     assert (work / "ph2-mobile" / "best.keras").read_bytes() == tiny_model.read_bytes()
+
+
+def test_case13_evaluate_checks_outputs_and_options_before_the_work(ph2_pairs, tmp_path, capsys,
+                                                                    monkeypatch):
+    from kerasseg import evaluate
+
+    def never(*args, **kwargs):
+        raise AssertionError("the evaluation ran before the check")
+
+    monkeypatch.setattr(evaluate, "evaluate", never)
+    images, masks = ph2_pairs
+    data = ["--model", "classic:otsu", "--dataset", "folder", "--data-dir", str(images),
+            "--masks-dir", str(masks), "--mask-suffix", "_mask", "--split", "all"]
+    missing = tmp_path / "missing"
+    for option in ("--report", "--plot"):
+        target = missing / "out.file"
+        assert main(["evaluate", *data, option, str(target)]) == 2
+        assert (f"{option} {target}: the folder {missing} does not exist"
+                in capsys.readouterr().err)
+    assert main(["evaluate", *data, "--report", str(tmp_path)]) == 2
+    assert f"--report {tmp_path}: is a folder; give a file name" in capsys.readouterr().err
+    assert main(["evaluate", *data, "--instances"]) == 2
+    assert ("--instances needs instance ids, which only --dataset pennfudan has (not folder)"
+            in capsys.readouterr().err)
+    assert not missing.exists()
