@@ -184,7 +184,8 @@ def _export(args):
         name, _, split = spec.partition(":")
         if not args.data_dir:
             raise ValueError(f"{option} {spec} needs --data-dir")
-        return source(name, args.data_dir, split or "train")
+        return source(name, args.data_dir, split or "train", masks_dir=args.masks_dir,
+                      mask_suffix=args.mask_suffix)
 
     if args.format == "savedmodel":
         export.export_savedmodel(model, args.out, force=args.force)
@@ -406,6 +407,11 @@ def build_parser():
                           help="images with masks to check the export on (default: the "
                                "representative dataset's val split)")
     exporter.add_argument("--data-dir", help="where those datasets are")
+    exporter.add_argument("--masks-dir", help="for folder:SPLIT data: the masks folder (default: "
+                                              "--data-dir)")
+    exporter.add_argument("--mask-suffix", default="",
+                          help="for folder:SPLIT data: what mask names add to image names, "
+                               "e.g. _mask")
     exporter.add_argument("--samples", type=_positive_int, default=64,
                           help="representative images (default: 64)")
     exporter.add_argument("--labels", help="comma-separated class names for the sidecar (default: "

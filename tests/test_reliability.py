@@ -584,3 +584,18 @@ def test_case13_evaluate_checks_outputs_and_options_before_the_work(ph2_pairs, t
     assert ("--instances needs instance ids, which only --dataset pennfudan has (not folder)"
             in capsys.readouterr().err)
     assert not missing.exists()
+
+
+def test_case14_export_takes_a_folder_dataset_for_calibration(ph2_pairs, tiny_model, tmp_path,
+                                                               capsys):
+    images, masks = ph2_pairs
+    before = _snapshot(images.parent)
+    out = tmp_path / "tiny_int8.tflite"
+    assert main(["export", "--model", str(tiny_model), "--format", "tflite", "--quantize", "int8",
+                 "--representative-data", "folder:train", "--data-dir", str(images),
+                 "--masks-dir", str(masks), "--mask-suffix", "_mask", "--samples", "4",
+                 "--out", str(out)]) == 0
+    assert "on 2 folder:val images: mask agreement" in capsys.readouterr().out
+    report = json.loads((tmp_path / "tiny_int8.report.json").read_text())
+    assert report["quantize"] == "int8" and report["fidelity"]["data"] == "folder:val"
+    assert _snapshot(images.parent) == before
