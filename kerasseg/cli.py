@@ -7,6 +7,7 @@ TensorFlow is imported only inside the subcommands that need it, so
 import argparse
 import inspect
 import os
+import re
 import sys
 
 
@@ -516,6 +517,49 @@ def _positive_int(text):
     return value
 
 
+# What TensorFlow's C++ side logs while it loads, before its log level applies
+# (glog lines such as "I0000 00:00:17.5 7460 cudart_stub.cc:31] Could not find
+# cuda drivers", "E0000 ... failed call to cuInit" on a machine without a GPU),
+# the absl notice above them and the CPU-feature advice below.
+_STARTUP_NOISE = re.compile(r"([IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ \S+:\d+\] "
+                            r"|WARNING: All log messages before absl::InitializeLog\(\) "
+                            r"|To enable the following instructions: )")
+
+
+def _needs_tensorflow(args):
+    model = getattr(args, "model", "") or ""
+    if args.command in ("train", "export", "demo"):
+        return True
+    return args.command in ("evaluate", "predict") and not (
+        model.startswith("classic:") or model.endswith(".tflite"))
+
+
+def _start_tensorflow_quietly():
+    """Imports TensorFlow and finds its devices with stderr captured at the file-descriptor
+    level (the C++ side writes there directly), then passes on all but the start-up noise."""
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # where CUDA starts, or says it cannot
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode(errors="replace").splitlines()
+                    if line.strip() and not _STARTUP_NOISE.match(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
 def _warnings_as_sentences(command):
     """kerasseg's own warnings print as "kerasseg COMMAND: warning: ...", without the
     file:line and source line Python adds; other libraries' keep their form."""
@@ -547,9 +591,12 @@ def main(argv=None):
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    # TensorFlow's C++ start-up chatter is noise to a command-line user.
+    # TensorFlow's C++ start-up chatter is noise to a command-line user. A value
+    # the user set is kept.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _warnings_as_sentences(args.command)
+    if _needs_tensorflow(args):
+        _start_tensorflow_quietly()
     try:
         return args.run(args)
     except (ValueError, ArithmeticError) as error:

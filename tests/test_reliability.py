@@ -599,3 +599,27 @@ def test_case14_export_takes_a_folder_dataset_for_calibration(ph2_pairs, tiny_mo
     report = json.loads((tmp_path / "tiny_int8.report.json").read_text())
     assert report["quantize"] == "int8" and report["fidelity"]["data"] == "folder:val"
     assert _snapshot(images.parent) == before
+
+
+def test_case15_tensorflow_start_up_noise_stays_out_of_the_output(ph2_pairs, tiny_model, tmp_path,
+                                                                  monkeypatch, capsys):
+    import re
+
+    images, _ = ph2_pairs
+    photo = str(images / sorted(os.listdir(images))[0])
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    done = subprocess.run([sys.executable, "-m", "kerasseg.cli", "predict", photo, "--model",
+                           str(tiny_model), "--out", str(tmp_path / "out")],
+                          capture_output=True, text=True, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "wrote 1 masks" in done.stdout
+    for noise in ("cuInit", "cudart_stub", "absl::InitializeLog", "cpu_feature_guard",
+                  "rebuild TensorFlow"):
+        assert noise not in done.stderr, done.stderr
+    assert not re.search(r"^[IWEF]\d{4} ", done.stderr, re.MULTILINE), done.stderr
+
+    # A level the user chose is theirs.
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "0")
+    assert main(["zoo", "list"]) == 0
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
+    assert "ph2-mobile" in capsys.readouterr().out
