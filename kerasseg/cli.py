@@ -33,6 +33,8 @@ def _data_check(args):
 
     from kerasseg.data.check import check, format_report
 
+    if args.report:
+        _check_output_file("--report", args.report)  # before reading the whole dataset
     report = check(args.dataset, args.root, masks_dir=args.masks, mask_suffix=args.mask_suffix)
     print(format_report(report))
     if args.report:
@@ -123,6 +125,9 @@ def _evaluate(args):
     data = source(args.dataset, args.data_dir, args.split, val_fraction=args.val_fraction,
                   seed=args.seed, mask_suffix=args.mask_suffix, masks_dir=args.masks_dir)
     segmenter = load(args.model, image_size=args.image_size)
+    if args.instances and segmenter.num_classes != 1:
+        raise ValueError(f"--instances needs a binary model; {args.model} predicts "
+                         f"{segmenter.num_classes} classes")
     report = evaluate.evaluate(segmenter, data.records, data.mask_reader, tta=args.tta,
                                threshold=args.threshold, allowed_values=data.allowed_values)
     report.update(dataset=args.dataset, split=args.split, data_dir=args.data_dir)

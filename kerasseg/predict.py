@@ -73,14 +73,20 @@ def plan(inputs, out_dir, overlays=True, force=False):
         Raises ValueError naming the problem: an output folder that is a file
         or not writable, or files of it that would be replaced without `force`.
     """
-    files, left_out = image_files(inputs, with_left_out=True)
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ValueError(f"--out {out_dir}: is a file, not a folder")
-    try:
-        os.makedirs(out_dir, exist_ok=True)
-        import tempfile
+    import tempfile
 
-        with tempfile.TemporaryFile(dir=out_dir):
+    files, left_out = image_files(inputs, with_left_out=True)
+    # The folder (or the nearest existing one above it) must take files; it is
+    # created only when the first mask is written.
+    existing = out_dir
+    while not os.path.exists(existing) and os.path.dirname(os.path.abspath(existing)) != \
+            os.path.abspath(existing):
+        existing = os.path.dirname(os.path.abspath(existing))
+    if not os.path.isdir(existing):
+        raise ValueError(f"--out {out_dir}: " + ("is a file, not a folder" if existing == out_dir
+                                                 else f"{existing} is a file, not a folder"))
+    try:
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as error:
         raise ValueError(f"--out {out_dir}: cannot write there ({error.strerror})") from None
@@ -130,6 +136,7 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
     check_threshold(threshold)
     work = plan(inputs, out_dir, overlays, force)
     files = work["files"]
+    os.makedirs(out_dir, exist_ok=True)
     bar = Progress(len(files), f"predict {segmenter.name}", enabled=progress)
     written, failed = [], []
     run = segmenter.probabilities_tta if tta else segmenter.probabilities

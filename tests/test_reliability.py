@@ -528,6 +528,7 @@ def test_case12_messages_say_what_is_wrong(ph2_pairs, tiny_model, tmp_path, caps
     assert (f"{cut}: could not be loaded as a Keras model: it is not a .keras archive (1000 "
             "bytes, no zip directory), e.g. cut short by an interrupted save or copy") in err
     assert "File not found" not in err
+    assert not (tmp_path / "p").exists()  # nothing created for a command that could not run
 
     # A strategy that drops the last partial batch, with fewer images than a batch.
     out = tmp_path / "run"
@@ -584,6 +585,12 @@ def test_case13_evaluate_checks_outputs_and_options_before_the_work(ph2_pairs, t
     assert main(["evaluate", *data, "--instances"]) == 2
     assert ("--instances needs instance ids, which only --dataset pennfudan has (not folder)"
             in capsys.readouterr().err)
+    # data check reads the whole dataset: its --report is checked before that too.
+    monkeypatch.setattr("kerasseg.data.check.check", never)
+    assert main(["data", "check", str(images), "--dataset", "folder", "--masks", str(masks),
+                 "--mask-suffix", "_mask", "--report", str(missing / "check.json")]) == 2
+    assert f"--report {missing / 'check.json'}: the folder {missing} does not exist" in \
+        capsys.readouterr().err
     assert not missing.exists()
 
 
