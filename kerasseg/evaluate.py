@@ -101,7 +101,7 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
         for start in range(0, len(records), batch_size):
             batch = list(pool.map(read, records[start:start + batch_size]))
             probabilities = predict(np.stack([item[3] for item in batch]))
-            check_finite(probabilities, segmenter.name, batch[0][0].image)
+            check_finite(probabilities, segmenter.name, [item[0].image for item in batch])
             for (record, _, mask, _, small_mask), probability in zip(batch, probabilities):
                 full = classes_from(resize_probabilities(probability, mask.shape[:2]), threshold)
                 small = classes_from(probability, threshold)
@@ -141,13 +141,15 @@ def check_threshold(threshold):
                          "(exclusive): nothing or everything would be foreground")
 
 
-def check_finite(probabilities, name, where):
-    """ValueError if a model's output holds NaN or infinity (its weights are broken):
-    thresholded, NaN is background everywhere and would score as a real prediction."""
-    if not np.isfinite(probabilities).all():
-        raise ValueError(f"{name} outputs NaN or infinite values (on {where}): its weights are "
-                         "broken, e.g. saved from a diverged training run; its scores would mean "
-                         "nothing")
+def check_finite(probabilities, name, files):
+    """ValueError if a model's output for one of `files` holds NaN or infinity (its weights
+    are broken): thresholded, NaN is background everywhere and would pass for a prediction."""
+    finite = np.isfinite(np.asarray(probabilities).reshape(len(files), -1)).all(axis=1)
+    if not finite.all():
+        first = files[int(np.argmin(finite))]
+        raise ValueError(f"{name} outputs NaN or infinite values for {first}: its weights are "
+                         "broken, e.g. saved from a diverged training run; its "
+                         "scores would mean nothing")
 
 
 def _group(record):

@@ -38,7 +38,8 @@ def image_files(inputs, with_left_out=False):
         else:
             raise ValueError(f"{item}: no such file or folder")
     if not found:
-        raise ValueError(f"no images found in {', '.join([inputs] if isinstance(inputs, str) else inputs)}"
+        named = [inputs] if isinstance(inputs, str) else inputs
+        raise ValueError(f"no images found in {', '.join(named)}"
                          + (f" (left out {len(left_out)} files named like masks or overlays)"
                             if left_out else ""))
     return (found, left_out) if with_left_out else found
@@ -153,7 +154,7 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
         if not batch:
             continue
         probabilities = run(np.stack([segmenter.resize_in(image) for _, _, image in batch]))
-        check_finite(probabilities, segmenter.name, batch[0][0])
+        check_finite(probabilities, segmenter.name, [path for path, _, _ in batch])
         for (path, (mask_path, overlay_path), image), probability in zip(batch, probabilities):
             mask = classes_from(resize_probabilities(probability, image.shape[:2]), threshold)
             # Binary masks are written 0/255 so they can be seen; class ids otherwise.

@@ -22,6 +22,7 @@ import csv
 import json
 import math
 import os
+import warnings
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 SCHEDULES = ("cosine", "plateau", "constant")
@@ -270,10 +271,11 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, paths, da
     if guard.where:
         done = backup.saved_epoch
         if done:
+            models = "last.keras, best.keras" if val_data is not None else "last.keras"
             kept = (f"The run folder {out_dir} keeps epoch {done}, the last finite one "
-                    "(last.keras, best.keras and the state to resume from): rerunning the same "
-                    "command resumes from it; add --force (overwrite=True) to start over with "
-                    "other settings.")
+                    f"({models} and the state to resume from): rerunning the same command "
+                    "resumes from it; add --force (overwrite=True) to start over with other "
+                    "settings.")
         else:
             kept = (f"No epoch completed, so {out_dir} keeps nothing of this run; rerun with "
                     "other settings.")
@@ -402,6 +404,11 @@ def _prepare_out_dir(out_dir, paths, run_config, overwrite):
                              "start it over with these settings (--force), or choose another "
                              "output folder")
         if finished or changed or not done:
+            models = [name for name in ("best.keras", "last.keras") if os.path.exists(paths[name])]
+            if not finished and not done and models and not overwrite:
+                warnings.warn(f"{out_dir} holds an unfinished run with no state to resume from "
+                              f"(no completed epoch in backup/): starting over, replacing "
+                              f"{' and '.join(models)}", stacklevel=3)
             _remove_run_files(paths, keep_config=True)
             done = 0
     else:
@@ -419,8 +426,6 @@ def _prepare_out_dir(out_dir, paths, run_config, overwrite):
         # full disk) left: an unreadable checkpoint is removed and written again.
         for name in ("best.keras", "last.keras"):
             if os.path.exists(paths[name]) and not _is_keras_file(paths[name]):
-                import warnings
-
                 warnings.warn(f"{paths[name]} is damaged ({os.path.getsize(paths[name])} bytes, "
                               "not a .keras archive); the resumed run writes it again",
                               stacklevel=3)
@@ -592,8 +597,6 @@ def _repair_checkpoints(model, paths, has_validation):
         if scores and scores[-1] == max(scores):
             _save_atomically(model.save, paths["best.keras"])
         else:
-            import warnings
-
             warnings.warn(f"{paths['best.keras']} was damaged and its epoch cannot be recovered; "
                           "last.keras holds the final model", stacklevel=3)
 
@@ -757,7 +760,8 @@ def _stop_on_nan():
             for key in ("loss", "val_loss"):
                 value = (logs or {}).get(key)
                 if value is not None and not math.isfinite(float(value)):
-                    return self._stop((epoch, None), float(value), key.replace("val_", "validation "))
+                    what = key.replace("val_", "validation ")
+                    return self._stop((epoch, None), float(value), what)
             if not _weights_finite(self.model):
                 self._stop((epoch, None), None, "weights")
 

@@ -1,4 +1,4 @@
-"""Reliability: no file lost or overwritten, no nonsense reported as success, messages that say what is wrong.
+"""Reliability: no file lost or overwritten, no nonsense passed off as success, plain messages.
 
 One test per case of the reliability review (test_caseNN_...). Each checks that
 the file that must survive keeps its bytes, the exit code and the words of the
@@ -274,7 +274,8 @@ def test_case06_nan_keeps_only_finite_models_and_the_corrected_command_runs(
     images, masks = ph2_pairs
     # From the command line: the rate explodes in the first epoch; nothing is kept.
     out = tmp_path / "cli"
-    assert main(_train_args(images, masks, out, "--learning-rate", "1e30", "--batch-size", "2")) == 2
+    assert main(_train_args(images, masks, out, "--learning-rate", "1e30",
+                            "--batch-size", "2")) == 2
     err = capsys.readouterr().err
     assert "loss became" in err and "at epoch 1, batch" in err
     assert f"No epoch completed, so {out} keeps nothing of this run" in err
@@ -416,6 +417,22 @@ def test_case09_nonsense_is_refused_or_flagged(ph2_pairs, tmp_path, capsys):
     assert main(["evaluate", "--model", str(tmp_path / "nan.keras"), *data]) == 2
     assert f"weights of layer {broken.layers[1].name} are NaN or infinite; the model is broken" \
         in capsys.readouterr().err
+
+    # Any segmenter (a .tflite file too) whose output is NaN: refused, not scored as background.
+    from kerasseg.data.sources import source
+    from kerasseg.evaluate import evaluate
+    from kerasseg.segmenter import Segmenter
+
+    class Diverged(Segmenter):
+        name = "diverged.tflite"
+
+        def probabilities(self, images):
+            return np.full((*images.shape[:3], 1), np.nan, np.float32)
+
+    folder = source("folder", str(images), "all", masks_dir=str(masks), mask_suffix="_mask")
+    with pytest.raises(ValueError, match=r"diverged.tflite outputs NaN or infinite values for "
+                                         r".*IMD\d+\.\w+: its weights are broken"):
+        evaluate(Diverged(), folder.records[:2], folder.mask_reader, progress=False)
 
     for value in ("2", "-1", "nan"):
         with pytest.raises(SystemExit) as stop:
