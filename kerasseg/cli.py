@@ -7,6 +7,7 @@ TensorFlow is imported only inside the subcommands that need it, so
 import argparse
 import inspect
 import os
+import re
 import sys
 
 from kerasseg.data.sources import NAMES
@@ -34,6 +35,8 @@ def _data_check(args):
 
     from kerasseg.data.check import check, format_report
 
+    if args.report:
+        _check_output_file("--report", args.report)  # before reading the whole dataset
     report = check(args.dataset, args.root, masks_dir=args.masks, mask_suffix=args.mask_suffix)
     print(format_report(report))
     if args.report:
@@ -62,9 +65,20 @@ def _train(args):
     model_args = dict(args.arg)
     model_args.setdefault("input_shape", (args.image_size, args.image_size, 3))
     model_args.setdefault("num_classes", train_source.num_classes)
-    build_model(args.model, **model_args)  # fail on a bad argument before reading any image
+    # Fail on a bad argument before reading any image.
+    try:
+        build_model(args.model, **model_args)
+    except TypeError as error:  # a value of the wrong type, deep in the builder
+        given = " ".join(f"--arg {name}={value!r}" for name, value in args.arg) or "its defaults"
+        raise ValueError(f"--model {args.model} cannot be built with {given}: {error}") from None
 
     # Replicas must agree on the number of steps: no ragged last batch across devices.
+    if args.strategy != "none" and len(train_source.records) < args.batch_size:
+        raise ValueError(
+            f"the {args.train_split} split has {len(train_source.records)} images, fewer than one "
+            f"batch of {args.batch_size}; --strategy {args.strategy} drops a last partial batch "
+            "(the replicas must agree on the steps), so there would be nothing to train on: "
+            "lower --batch-size")
     train_data = train_source.dataset(args.image_size, batch_size=args.batch_size, shuffle=True,
                                       augment=Augmentation() if args.augment else None,
                                       seed=args.seed, drop_remainder=args.strategy != "none")
@@ -95,7 +109,9 @@ def _train(args):
     summary = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
     print(f"\n{args.out}: {len(result['history'])} epochs ({result['epochs_run']} in this call); "
           f"last epoch: {summary}")
-    return 0
+    for warning in result["warnings"]:
+        print(f"kerasseg train: warning: {warning}", file=sys.stderr)
+    return 1 if result["warnings"] else 0
 
 
 def _evaluate(args):
@@ -103,17 +119,25 @@ def _evaluate(args):
     from kerasseg.data.sources import source
     from kerasseg.segmenter import load
 
-    segmenter = load(args.model, image_size=args.image_size)
+    # Options and outputs first: nothing fails after the whole evaluation has run.
+    if args.instances and args.dataset != "pennfudan":
+        raise ValueError(f"--instances needs instance ids, which only --dataset pennfudan has "
+                         f"(not {args.dataset})")
+    for option, path in (("--report", args.report), ("--plot", args.plot)):
+        if path:
+            _check_output_file(option, path)
     data = source(args.dataset, args.data_dir, args.split, val_fraction=args.val_fraction,
                   seed=args.seed, mask_suffix=args.mask_suffix, masks_dir=args.masks_dir,
                   mode=args.mask_mode)
+    segmenter = load(args.model, image_size=args.image_size)
+    if args.instances and segmenter.num_classes != 1:
+        raise ValueError(f"--instances needs a binary model; {args.model} predicts "
+                         f"{segmenter.num_classes} classes")
     report = evaluate.evaluate(segmenter, data.records, data.mask_reader, tta=args.tta,
                                threshold=args.threshold, allowed_values=data.allowed_values)
     report.update(dataset=args.dataset, split=args.split, data_dir=args.data_dir,
                   class_names=list(data.class_names))
     if args.instances:
-        if args.dataset != "pennfudan":
-            raise ValueError("--instances needs instance ids: use --dataset pennfudan")
         from kerasseg.data import pennfudan
 
         report["instances"] = evaluate.evaluate_instances(
@@ -139,12 +163,18 @@ def _evaluate(args):
 
 
 def _predict(args):
-    from kerasseg.predict import predict
+    from kerasseg.predict import plan, predict
     from kerasseg.segmenter import load
 
+    # The inputs and --out are checked before the model is loaded.
+    plan(args.inputs, args.out, overlays=not args.no_overlay, force=args.force)
     segmenter = load(args.model, image_size=args.image_size)
     result = predict(segmenter, args.inputs, args.out, tta=args.tta, threshold=args.threshold,
-                     overlays=not args.no_overlay)
+                     overlays=not args.no_overlay, force=args.force)
+    if result["left_out"]:
+        print(f"left out {len(result['left_out'])} files named like masks or overlays "
+              f"(*_mask.png, *_overlay.png), e.g. {result['left_out'][0]}; name them one by one "
+              "to predict on them", file=sys.stderr)
     print(f"wrote {len(result['written'])} masks to {args.out}"
           + (f"; {len(result['failed'])} files failed (listed above)" if result["failed"] else ""))
     return 1 if result["failed"] else 0
@@ -155,6 +185,7 @@ def _export(args):
     from kerasseg.data.sources import source
     from kerasseg.segmenter import KerasSegmenter, load
 
+    export.check_outputs(args.format, args.out, args.force)  # before loading anything
     segmenter = load(args.model)
     if not isinstance(segmenter, KerasSegmenter):
         raise ValueError(f"--model {args.model}: only Keras models (a .keras file or a zoo name) "
@@ -165,7 +196,8 @@ def _export(args):
         name, _, split = spec.partition(":")
         if not args.data_dir:
             raise ValueError(f"{option} {spec} needs --data-dir")
-        return source(name, args.data_dir, split or "train")
+        return source(name, args.data_dir, split or "train", masks_dir=args.masks_dir,
+                      mask_suffix=args.mask_suffix)
 
     if args.format == "savedmodel":
         export.export_savedmodel(model, args.out, force=args.force)
@@ -334,7 +366,9 @@ def build_parser():
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                        help="flips, rotations, scale, colour jitter (default: on)")
     train.add_argument("--out", required=True, help="the run folder")
-    train.add_argument("--force", action="store_true", help="replace a finished run in --out")
+    train.add_argument("--force", action="store_true",
+                       help="replace the run in --out: a finished one, or an unfinished one with "
+                            "other settings")
     train.set_defaults(run=_train)
 
     evaluate = commands.add_parser(
@@ -353,11 +387,16 @@ def build_parser():
 
     predict = commands.add_parser(
         "predict", help="write masks and overlays for images or folders of images",
-        description="Masks at each image's own size (PNG, 0/255 for binary models) and overlays.")
+        description="Masks at each image's own size (PNG, 0/255 for binary models) and overlays, "
+                    "named after each image (X.jpg -> X_mask.png, X_overlay.png; X_jpg_mask.png "
+                    "where two inputs share a name). Files named like these outputs are not read "
+                    "from folders, and nothing in --out is replaced without --force.")
     predict.add_argument("inputs", nargs="+", help="image files or folders")
     _add_model_arguments(predict)
     predict.add_argument("--out", required=True, help="output folder")
     predict.add_argument("--no-overlay", action="store_true", help="write masks only")
+    predict.add_argument("--force", action="store_true",
+                         help="replace files already in --out (never replaced otherwise)")
     predict.set_defaults(run=_predict)
 
     exporter = commands.add_parser(
@@ -378,6 +417,11 @@ def build_parser():
                           help="images with masks to check the export on (default: the "
                                "representative dataset's val split)")
     exporter.add_argument("--data-dir", help="where those datasets are")
+    exporter.add_argument("--masks-dir", help="for folder:SPLIT data: the masks folder (default: "
+                                              "--data-dir)")
+    exporter.add_argument("--mask-suffix", default="",
+                          help="for folder:SPLIT data: what mask names add to image names, "
+                               "e.g. _mask")
     exporter.add_argument("--samples", type=_positive_int, default=64,
                           help="representative images (default: 64)")
     exporter.add_argument("--labels", help="comma-separated class names for the sidecar (default: "
@@ -403,7 +447,7 @@ def _add_model_arguments(parser):
     parser.add_argument("--image-size", type=_positive_int, default=256,
                         help="size to run at when the model has no fixed input size (default: 256)")
     parser.add_argument("--tta", action="store_true", help="average over flipped copies")
-    parser.add_argument("--threshold", type=float, default=0.5,
+    parser.add_argument("--threshold", type=_threshold, default=0.5,
                         help="foreground probability threshold (default: 0.5)")
 
 
@@ -415,7 +459,7 @@ def _add_data_arguments(parser):
                                             "(default), parts or labels")
     parser.add_argument("--data-dir", required=True,
                         help="the dataset folder (or a folder holding one named after the dataset)")
-    parser.add_argument("--val-fraction", type=float, default=0.2,
+    parser.add_argument("--val-fraction", type=_fraction, default=0.2,
                         help="share held out as 'val' where there is no official split (default: 0.2)")
     parser.add_argument("--seed", type=int, default=0, help="seed of splits, shuffles and weights")
     parser.add_argument("--masks-dir", help="for --dataset folder: the masks folder (default: "
@@ -432,6 +476,46 @@ def _dataset_spec(text):
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
+
+
+def _check_output_file(option, path):
+    """ValueError unless `path` can be written: its folder exists and takes files, and it is
+    not itself a folder."""
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path}: is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise ValueError(f"{option} {path}: the folder {folder} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"{option} {path}: cannot write in {folder} ({error.strerror})") from None
+
+
+def _threshold(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 < value < 1.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(
+            f"expected a probability between 0 and 1 (exclusive), got {text}: nothing or "
+            "everything would be foreground")
+    return value
+
+
+def _fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a share from 0 up to (not including) 1, "
+                                         f"got {text}")
+    return value
 
 
 def _key_value(text):
@@ -456,6 +540,72 @@ def _positive_int(text):
     return value
 
 
+# What TensorFlow's C++ side logs while it loads, before its log level applies
+# (glog lines such as "I0000 00:00:17.5 7460 cudart_stub.cc:31] Could not find
+# cuda drivers", "E0000 ... failed call to cuInit" on a machine without a GPU),
+# the absl notice above them and the CPU-feature advice below.
+_STARTUP_NOISE = re.compile(r"([IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ \S+:\d+\] "
+                            r"|WARNING: All log messages before absl::InitializeLog\(\) "
+                            r"|To enable the following instructions: )")
+
+
+def _needs_tensorflow(args):
+    model = getattr(args, "model", "") or ""
+    if args.command in ("train", "export", "demo"):
+        return True
+    return args.command in ("evaluate", "predict") and not (
+        model.startswith("classic:") or model.endswith(".tflite"))
+
+
+def _start_tensorflow_quietly():
+    """Imports TensorFlow and finds its devices with stderr captured at the file-descriptor
+    level (the C++ side writes there directly), then passes on all but the start-up noise."""
+    if "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as capture:
+        os.dup2(capture.fileno(), 2)
+        try:
+            import tensorflow as tf
+
+            tf.config.list_physical_devices()  # where CUDA starts, or says it cannot
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            capture.seek(0)
+            kept = [line for line in capture.read().decode(errors="replace").splitlines()
+                    if line.strip() and not _STARTUP_NOISE.match(line)]
+            if kept:
+                print("\n".join(kept), file=sys.stderr)
+
+
+def _warnings_as_sentences(command):
+    """kerasseg's own warnings print as "kerasseg COMMAND: warning: ...", without the
+    file:line and source line Python adds; other libraries' keep their form."""
+    import warnings
+
+    _WARNING_PREFIX[0] = f"kerasseg {command}: warning: "
+    if getattr(warnings.formatwarning, "kerasseg", False):
+        return  # installed by an earlier main() in this process
+    package = os.path.dirname(os.path.abspath(__file__))
+    original = warnings.formatwarning
+
+    def format_warning(message, category, filename, lineno, line=None):
+        if os.path.abspath(filename).startswith(package + os.sep):
+            return f"{_WARNING_PREFIX[0]}{message}\n"
+        return original(message, category, filename, lineno, line)
+
+    format_warning.kerasseg = True
+    warnings.formatwarning = format_warning
+
+
+_WARNING_PREFIX = ["kerasseg: warning: "]
+
+
 def main(argv=None):
     parser = build_parser()
     argv = sys.argv[1:] if argv is None else list(argv)
@@ -464,12 +614,20 @@ def main(argv=None):
     if not getattr(args, "run", None):
         parser.print_help()
         return 2
-    # TensorFlow's C++ start-up chatter is noise to a command-line user.
+    # TensorFlow's C++ start-up chatter is noise to a command-line user. A value
+    # the user set is kept.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    _warnings_as_sentences(args.command)
+    if _needs_tensorflow(args):
+        _start_tensorflow_quietly()
     try:
         return args.run(args)
     except (ValueError, ArithmeticError) as error:
         print(f"kerasseg {args.command}: error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:  # a file that cannot be read or written: its name and why
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"kerasseg {args.command}: error: {where}{error.strerror or error}", file=sys.stderr)
         return 2
 
 

@@ -80,7 +80,13 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
 
     if not records:
         raise ValueError("nothing to evaluate: no records")
+    check_threshold(threshold)
     num_classes = max(segmenter.num_classes, 2)
+    if allowed_values is not None and num_classes > max(allowed_values) + 1:
+        # The extra classes would only ever count as errors: the scores mean nothing.
+        raise ValueError(f"{segmenter.name} predicts {num_classes} classes but these masks hold "
+                         f"only {', '.join(str(v) for v in sorted(allowed_values))}: evaluate it "
+                         "on data with its classes")
     height, width = segmenter.input_size
     bar = Progress(len(records), f"evaluate {segmenter.name}", enabled=progress)
     per_image = []
@@ -97,6 +103,7 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
         for start in range(0, len(records), batch_size):
             batch = list(pool.map(read, records[start:start + batch_size]))
             probabilities = predict(np.stack([item[3] for item in batch]))
+            check_finite(probabilities, segmenter.name, [item[0].image for item in batch])
             for (record, _, mask, _, small_mask), probability in zip(batch, probabilities):
                 full = classes_from(resize_probabilities(probability, mask.shape[:2]), threshold)
                 small = classes_from(probability, threshold)
@@ -168,6 +175,24 @@ def class_report(confusion):
             "confusion": [[round(float(v), 4) for v in row] for row in rows],
             "worst_confusion": {"truth": int(truth), "prediction": int(prediction),
                                 "share": round(float(off[truth, prediction]), 4)}}
+
+
+def check_threshold(threshold):
+    """ValueError unless `threshold` is a probability strictly between 0 and 1."""
+    if not 0.0 < float(threshold) < 1.0:  # NaN fails this too
+        raise ValueError(f"threshold {threshold} is not a probability between 0 and 1 "
+                         "(exclusive): nothing or everything would be foreground")
+
+
+def check_finite(probabilities, name, files):
+    """ValueError if a model's output for one of `files` holds NaN or infinity (its weights
+    are broken): thresholded, NaN is background everywhere and would pass for a prediction."""
+    finite = np.isfinite(np.asarray(probabilities).reshape(len(files), -1)).all(axis=1)
+    if not finite.all():
+        first = files[int(np.argmin(finite))]
+        raise ValueError(f"{name} outputs NaN or infinite values for {first}: its weights are "
+                         "broken, e.g. saved from a diverged training run; its "
+                         "scores would mean nothing")
 
 
 def _group(record):

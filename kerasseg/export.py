@@ -8,7 +8,8 @@ and mask agreement against Keras, Dice of both against the ground truth).
 
 Every file is written to a temporary name and renamed into place, so an
 interrupted export leaves nothing half-written; an existing output is only
-replaced with `force=True`.
+replaced with `force=True`, and only if kerasseg wrote it (a SavedModel
+folder, a .tflite file, its sidecar or report): never a folder of other files.
 """
 
 import contextlib
@@ -28,9 +29,87 @@ class ExportError(ValueError):
     """The model cannot be exported as asked; the message says why."""
 
 
-def _check_target(path, force):
-    if os.path.exists(path) and not force:
+# What a SavedModel folder holds; --force replaces a folder holding nothing else.
+SAVEDMODEL_ENTRIES = {"saved_model.pb", "saved_model.pbtxt", "variables", "assets", "assets.extra",
+                      "fingerprint.pb", "keras_metadata.pb"}
+
+
+def _check_target(path, force, exported_by_us=None):
+    """Refuses an existing `path` unless `force`, and even then unless kerasseg wrote it.
+
+    `exported_by_us`: callable(path) -> None if the file is one kerasseg
+    exports, else the reason it is not.
+    """
+    if not os.path.exists(path):
+        return
+    if os.path.isdir(path):
+        raise ExportError(f"{path} is a folder; the export writes a file there: choose another "
+                          "--out")
+    if not force:
         raise ExportError(f"{path} already exists; pass --force to replace it")
+    reason = exported_by_us(path) if exported_by_us else None
+    if reason:
+        raise ExportError(f"{path} is not a file kerasseg exported ({reason}); --force replaces "
+                          "only those: choose another --out")
+
+
+def _check_savedmodel_target(out_dir, force):
+    """A SavedModel folder may replace only an empty folder or a SavedModel, and only with force."""
+    if not os.path.exists(out_dir):
+        return
+    if not os.path.isdir(out_dir):
+        raise ExportError(f"{out_dir} is a file; a SavedModel is a folder: choose another --out")
+    entries = sorted(os.listdir(out_dir))
+    if not entries:
+        return
+    if not force:
+        raise ExportError(f"{out_dir} already exists; pass --force to replace it")
+    others = [name for name in entries if name not in SAVEDMODEL_ENTRIES]
+    if others or "saved_model.pb" not in entries:
+        reason = (", ".join(others[:5]) + (f" and {len(others) - 5} more" if len(others) > 5 else "")
+                  if others else "no saved_model.pb")
+        raise ExportError(f"{out_dir} holds files that are not a SavedModel ({reason}); --force "
+                          "replaces only a SavedModel: choose another --out")
+
+
+def check_outputs(export_format, out, force=False):
+    """The output checks of `export_savedmodel` / `export_tflite`, without the model: what the
+    command runs before loading anything."""
+    from kerasseg.litert import sidecar_path
+
+    if export_format == "savedmodel":
+        return _check_savedmodel_target(out, force)
+    if not out.endswith(".tflite"):
+        raise ExportError(f"{out}: a TFLite file name must end in .tflite")
+    _check_target(out, force, _tflite_file_reason)
+    _check_target(sidecar_path(out), force,
+                  lambda path: _json_file_reason(path, [("format", "kerasseg-tflite"),
+                                                        ("labels", None)]))
+    _check_target(_report_path(out), force,
+                  lambda path: _json_file_reason(path, [("file", None), ("quantize", None),
+                                                        ("bytes", None)]))
+
+
+def _report_path(out_path):
+    return os.path.splitext(out_path)[0] + ".report.json"
+
+
+def _tflite_file_reason(path):
+    with open(path, "rb") as f:
+        head = f.read(8)
+    return None if head[4:8] == b"TFL3" else "no TFLite flatbuffer header"
+
+
+def _json_file_reason(path, keys):
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError):
+        return "not JSON"
+    if not isinstance(data, dict) or not all(key in data for key, _ in keys) or \
+            not all(value is None or str(data[key]).startswith(value) for key, value in keys):
+        return "not a sidecar or report written at export"
+    return None
 
 
 def _atomic_write_bytes(path, data):
@@ -97,12 +176,12 @@ def _batch_one_probabilities(model):
     return keras.Model(inputs, outputs, name=model.name)
 
 
-def input_size(model):
-    """(height, width) of a model with a fixed input size; ExportError otherwise."""
+def input_size(model, purpose="TFLite export"):
+    """(height, width) of a model with a fixed input size; ExportError naming `purpose` otherwise."""
     height, width = model.input_shape[1:3]
     if height is None or width is None:
         raise ExportError(f"model {model.name} has no fixed input size ({model.input_shape}); "
-                          "TFLite export needs one: rebuild it with input_shape=(H, W, 3)")
+                          f"{purpose} needs one: rebuild it with input_shape=(H, W, 3)")
     return int(height), int(width)
 
 
@@ -118,15 +197,16 @@ def export_savedmodel(model, out_dir, force=False):
     Args:
         model: a Keras segmentation model with a fixed input size.
         out_dir: the SavedModel folder to write.
-        force: replace an existing `out_dir`.
+        force: replace an existing `out_dir` that holds a SavedModel (and
+            nothing else): never a file or a folder of other files.
 
     Returns:
         `out_dir`.
     """
     import tensorflow as tf
 
-    _check_target(out_dir, force)
-    height, width = input_size(model)
+    _check_savedmodel_target(out_dir, force)
+    height, width = input_size(model, "SavedModel export (its serving signature resizes to it)")
     probabilities = _probabilities_fn(model)
     channels = model.output_shape[-1]
 
@@ -159,9 +239,16 @@ def export_savedmodel(model, out_dir, force=False):
     try:
         tf.saved_model.save(module, temporary,
                             signatures={"serving_default": module.serve, "raw": module.raw})
+        # Checked again: the folder may have changed during the save.
+        _check_savedmodel_target(out_dir, force)
+        old = None
         if os.path.exists(out_dir):
-            shutil.rmtree(out_dir)
+            old = tempfile.mkdtemp(dir=parent, prefix=".tmp-replaced-")
+            os.rmdir(old)
+            os.replace(out_dir, old)
         os.replace(temporary, out_dir)
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(temporary, ignore_errors=True)
     return out_dir
@@ -253,7 +340,7 @@ def _explain_conversion_error(message, model):
         found.append(f"{op} (from layer {', '.join(layers) if layers else 'unknown'})")
     return (f"{model.name} uses ops that are not TFLite builtins: {'; '.join(found)}. "
             "They would need the Flex delegate, which no LiteRT wheel ships; replace those layers "
-            "with builtin-friendly ones (see DESIGN.md: index-free unpooling, no Resizing layer).")
+            "with builtin-friendly ones (see docs/design.md: index-free unpooling, no Resizing layer).")
 
 
 def fidelity(model, tflite_path, records, mask_reader, threshold=0.5):
@@ -313,18 +400,17 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
         fidelity_data: None, or a `kerasseg.data.sources.Source` of real
             images to measure the export on.
         source_name: what `model` was (a path or zoo name), for the report.
-        force: replace existing files.
+        force: replace existing files that kerasseg exported (a .tflite
+            file, a sidecar, a report), never others.
 
     Returns:
         The report dict (also written to `<stem>.report.json`).
     """
     from kerasseg.litert import sidecar_path
 
-    if not out_path.endswith(".tflite"):
-        raise ExportError(f"{out_path}: a TFLite file name must end in .tflite")
-    report_path = os.path.splitext(out_path)[0] + ".report.json"
-    for path in (out_path, sidecar_path(out_path), report_path):
-        _check_target(path, force)
+    # --force replaces the file, its sidecar and its report only where kerasseg wrote them.
+    check_outputs("tflite", out_path, force)
+    report_path = _report_path(out_path)
     channels = int(model.output_shape[-1])
     labels = list(labels or (["background", "foreground"] if channels == 1 else
                              [f"class_{i}" for i in range(channels)]))

@@ -97,6 +97,35 @@ class TFLiteSegmenter:
         return classes(resize(probability, image.shape[:2]), threshold)
 
 
+def read_image(path):
+    """Reads an image file as (H, W, 3) uint8 RGB, the way it displays.
+
+    The EXIF orientation is applied (a phone photo stored sideways comes out
+    upright, as every viewer shows it) and 16-bit gray images are scaled to 8
+    bits (Pillow's RGB conversion clips them: all white). Gray, palette and
+    RGBA images become RGB (alpha dropped). Raises what Pillow raises.
+    """
+    from PIL import ImageOps
+
+    with Image.open(path) as image:
+        image.load()
+        image = ImageOps.exif_transpose(image)
+    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        values = np.asarray(image).astype(np.float64)
+        top = float(values.max(initial=0))
+        if image.mode == "F":
+            scale = 255.0 if top <= 1.0 else 1.0          # floats in [0, 1], else 0..255
+        elif image.mode.startswith("I;16") or 255 < top <= 65535:
+            scale = 255.0 / 65535.0                       # 16-bit
+        else:
+            scale = 255.0 / top if top > 65535 else 1.0   # 32-bit: its own range
+        gray = np.clip(np.round(values * scale), 0, 255).astype(np.uint8)
+        return np.repeat(gray[..., None], 3, axis=-1)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image, np.uint8)
+
+
 def resize_in(image, size):
     """uint8 (H, W, 3) -> float32 (h, w, 3) in [0, 1] at `size` = (h, w), bilinear like training."""
     height, width = size
@@ -205,8 +234,7 @@ def main(argv=None):
 
     try:
         model = TFLiteSegmenter(args.model, num_threads=args.threads)
-        with Image.open(args.image) as picture:
-            image = np.asarray(picture.convert("RGB"))
+        image = read_image(args.image)
     except (ValueError, OSError) as error:
         parser.exit(2, f"run_tflite: error: {error}\n")
     start = time.perf_counter()

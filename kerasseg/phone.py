@@ -23,9 +23,13 @@ def mediapipe_category_mask(segmenter, image):
     """MediaPipe's category mask (class ids) of one uint8 RGB image, at the image's size."""
     import mediapipe
 
-    result = segmenter.segment(mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB,
-                                               data=np.ascontiguousarray(image)))
-    return result.category_mask.numpy_view().reshape(image.shape[:2])
+    picture = mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB,
+                              data=np.ascontiguousarray(image))
+    result = segmenter.segment(picture)
+    # numpy_view() does not own its memory: copy while `result` still holds it
+    # (a view returned past this frame read freed memory on another machine).
+    mask = np.array(result.category_mask.numpy_view(), copy=True)
+    return mask.reshape(image.shape[:2])
 
 
 def compare_with_litert(path, records, mask_reader, presize=True):

@@ -2,6 +2,8 @@
 
 Images are read and predicted a few at a time, so memory stays bounded over
 folders of thousands; an unreadable file is reported and skipped, the rest go on.
+No file in the output folder is replaced without `force`, every input gets
+its own output name, and predict's own outputs are never read back as images.
 """
 
 import os
@@ -11,27 +13,104 @@ import numpy as np
 from PIL import Image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+# What predict writes: never read back from a folder as an image (a ground-truth
+# X_mask.png beside X.jpg is a mask too, not an image to segment).
+OUTPUT_SUFFIXES = ("_mask.png", "_overlay.png")
 
 
-def image_files(inputs):
-    """The image files named by `inputs` (files, or folders scanned one level), in order."""
-    found = []
+def image_files(inputs, with_left_out=False):
+    """The image files named by `inputs` (files, or folders scanned one level), in order.
+
+    Files named like predict's outputs (`*_mask.png`, `*_overlay.png`) are left
+    out of folders; named one by one, they are taken. With `with_left_out`,
+    returns (files, left-out files).
+    """
+    found, left_out = [], []
     for item in [inputs] if isinstance(inputs, str) else inputs:
         if os.path.isdir(item):
-            found += sorted(os.path.join(item, f) for f in os.listdir(item)
-                            if f.lower().endswith(IMAGE_EXTENSIONS))
+            for name in sorted(os.listdir(item)):
+                if not name.lower().endswith(IMAGE_EXTENSIONS):
+                    continue
+                path = os.path.join(item, name)
+                (left_out if name.lower().endswith(OUTPUT_SUFFIXES) else found).append(path)
         elif os.path.isfile(item):
             found.append(item)
         else:
             raise ValueError(f"{item}: no such file or folder")
     if not found:
-        raise ValueError(f"no images found in {', '.join([inputs] if isinstance(inputs, str) else inputs)}")
-    return found
+        named = [inputs] if isinstance(inputs, str) else inputs
+        raise ValueError(f"no images found in {', '.join(named)}"
+                         + (f" (left out {len(left_out)} files named like masks or overlays)"
+                            if left_out else ""))
+    return (found, left_out) if with_left_out else found
+
+
+def output_names(files):
+    """A distinct output stem per file: its name's stem, with its extension where two share a
+    stem (x.jpg, x.png -> x_jpg, x_png), and a number where even that repeats."""
+    stems = [os.path.splitext(os.path.basename(path))[0] for path in files]
+    counts = {}
+    for stem in stems:
+        counts[stem.lower()] = counts.get(stem.lower(), 0) + 1
+    names, used = [], set()
+    for path, stem in zip(files, stems):
+        name = stem
+        if counts[stem.lower()] > 1:
+            name = f"{stem}_{os.path.splitext(path)[1][1:].lower()}"
+        base, number = name, 2
+        while name.lower() in used:  # case-insensitive file systems see X and x as one
+            name, number = f"{base}_{number}", number + 1
+        used.add(name.lower())
+        names.append(name)
+    return names
+
+
+def plan(inputs, out_dir, overlays=True, force=False):
+    """Checks the inputs and the output folder before any prediction; returns what to write.
+
+    Returns:
+        A dict: "files" (the images), "left_out" (files in folders named like
+        outputs), "outputs" ([(mask path, overlay path or None)] per image).
+        Raises ValueError naming the problem: an output folder that is a file
+        or not writable, or files of it that would be replaced without `force`.
+    """
+    import tempfile
+
+    files, left_out = image_files(inputs, with_left_out=True)
+    # The folder (or the nearest existing one above it) must take files; it is
+    # created only when the first mask is written.
+    existing = out_dir
+    while not os.path.exists(existing) and os.path.dirname(os.path.abspath(existing)) != \
+            os.path.abspath(existing):
+        existing = os.path.dirname(os.path.abspath(existing))
+    if not os.path.isdir(existing):
+        raise ValueError(f"--out {out_dir}: " + ("is a file, not a folder" if existing == out_dir
+                                                 else f"{existing} is a file, not a folder"))
+    try:
+        with tempfile.TemporaryFile(dir=existing):
+            pass
+    except OSError as error:
+        raise ValueError(f"--out {out_dir}: cannot write there ({error.strerror})") from None
+    outputs = [(os.path.join(out_dir, f"{name}_mask.png"),
+                os.path.join(out_dir, f"{name}_overlay.png") if overlays else None)
+               for name in output_names(files)]
+    existing = [path for pair in outputs for path in pair if path and os.path.exists(path)]
+    if existing and not force:
+        shown = ", ".join(os.path.basename(path) for path in existing[:5])
+        more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+        raise ValueError(f"--out {out_dir} already holds {shown}{more}; predict replaces no file "
+                         "without --force: choose another --out or add --force")
+    return {"files": files, "left_out": left_out, "outputs": outputs}
 
 
 def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True, batch_size=8,
-            progress=True):
+            progress=True, force=False):
     """Writes `<name>_mask.png` (and `<name>_overlay.png`) for every image.
+
+    `<name>` is the image's name without its extension, made distinct where
+    two inputs share it (see `output_names`). Files in `out_dir` are never
+    replaced without `force`, and files in folders named like these outputs
+    are not read as images.
 
     Args:
         segmenter: a `kerasseg.segmenter.Segmenter` (see `kerasseg.segmenter.load`).
@@ -42,42 +121,48 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
         overlays: also write the image with the mask tinted on it.
         batch_size: images per model call.
         progress: show a progress bar on stderr.
+        force: replace files already in `out_dir`.
 
     Returns:
-        A dict: "written" (mask paths) and "failed" ([(file, reason)]).
+        A dict: "written" (mask paths), "failed" ([(file, reason)]) and
+        "left_out" (files in folders named like outputs, not read).
     """
     from kerasseg.data.records import read_image
     from kerasseg.progress import Progress
     from kerasseg.segmenter import classes_from, resize_probabilities
     from kerasseg.viz import overlay
 
-    files = image_files(inputs)
+    from kerasseg.evaluate import check_finite, check_threshold
+
+    check_threshold(threshold)
+    work = plan(inputs, out_dir, overlays, force)
+    files = work["files"]
     os.makedirs(out_dir, exist_ok=True)
     bar = Progress(len(files), f"predict {segmenter.name}", enabled=progress)
     written, failed = [], []
     run = segmenter.probabilities_tta if tta else segmenter.probabilities
     for start in range(0, len(files), batch_size):
         batch = []
-        for path in files[start:start + batch_size]:
+        for path, targets in zip(files[start:start + batch_size],
+                                 work["outputs"][start:start + batch_size]):
             try:
-                batch.append((path, read_image(path)))
+                batch.append((path, targets, read_image(path)))
             except Exception as error:  # noqa: BLE001 (one bad file must not stop the rest)
                 failed.append((path, str(error)))
                 print(f"skipped {path}: {error}", file=sys.stderr)
                 bar.update()
         if not batch:
             continue
-        probabilities = run(np.stack([segmenter.resize_in(image) for _, image in batch]))
-        for (path, image), probability in zip(batch, probabilities):
+        probabilities = run(np.stack([segmenter.resize_in(image) for _, _, image in batch]))
+        check_finite(probabilities, segmenter.name, [path for path, _, _ in batch])
+        for (path, (mask_path, overlay_path), image), probability in zip(batch, probabilities):
             mask = classes_from(resize_probabilities(probability, image.shape[:2]), threshold)
-            stem = os.path.splitext(os.path.basename(path))[0]
-            mask_path = os.path.join(out_dir, f"{stem}_mask.png")
             # Binary masks are written 0/255 so they can be seen; class ids otherwise.
             picture = mask * 255 if segmenter.num_classes == 1 else mask
             Image.fromarray(picture.astype(np.uint8)).save(mask_path)
-            if overlays:
+            if overlay_path:
                 tinted = (overlay(image, mask > 0) * 255).round().astype(np.uint8)
-                Image.fromarray(tinted).save(os.path.join(out_dir, f"{stem}_overlay.png"))
+                Image.fromarray(tinted).save(overlay_path)
             written.append(mask_path)
             bar.update()
-    return {"written": written, "failed": failed}
+    return {"written": written, "failed": failed, "left_out": work["left_out"]}

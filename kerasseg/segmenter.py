@@ -53,6 +53,7 @@ class KerasSegmenter(Segmenter):
     def __init__(self, model, name=None, image_size=256):
         self.model = model
         self.name = name or model.name
+        _check_weights(model, self.name)
         height, width = model.input_shape[1:3]
         fallback = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         self.input_size = (height or fallback[0], width or fallback[1])
@@ -71,6 +72,19 @@ class KerasSegmenter(Segmenter):
             return 1.0 / (1.0 + np.exp(-output))
         output = np.exp(output - output.max(axis=-1, keepdims=True))
         return output / output.sum(axis=-1, keepdims=True)
+
+
+def _check_weights(model, name):
+    """ValueError naming the first layer whose weights hold NaN or infinity: such a model
+    predicts background everywhere and would be scored as if it had tried."""
+    for layer in model.layers:
+        for weight in layer.weights:
+            values = np.asarray(weight.numpy())
+            if values.dtype.kind == "f" and not np.isfinite(values).all():
+                bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+                raise ValueError(f"{name}: {bad} weights of layer {layer.name} are NaN or "
+                                 "infinite; the model is broken (saved from a diverged training "
+                                 "run?) and cannot segment anything")
 
 
 class ClassicSegmenter(Segmenter):
@@ -107,12 +121,22 @@ def load(spec, image_size=256):
         return ClassicSegmenter(spec.split(":", 1)[1], image_size)
     if spec.endswith(".tflite"):
         return TFLiteSegmenter(spec)
-    if os.path.exists(spec):
-        return KerasSegmenter(load_keras_model(spec), name=spec, image_size=image_size)
     from kerasseg import zoo
 
+    # A zoo name has no ".keras" ending, so a local file or folder of that name
+    # is no model to load: the zoo model is meant, and the user is told.
     if zoo.is_name(spec):
+        if os.path.exists(spec):
+            import warnings
+
+            run = os.path.join(spec, "best.keras")
+            hint = f"; for the run in that folder give {run}" if os.path.isfile(run) else ""
+            warnings.warn(f"--model {spec}: loading the zoo model {spec}; the local "
+                          f"{'folder' if os.path.isdir(spec) else 'file'} {spec} of the same name "
+                          f"is not a .keras model file{hint}", stacklevel=2)
         return KerasSegmenter(zoo.load(spec), name=spec, image_size=image_size)
+    if os.path.exists(spec):
+        return KerasSegmenter(load_keras_model(spec), name=spec, image_size=image_size)
     raise ValueError(f"--model {spec!r}: not a model file, a zoo name ({', '.join(zoo.names())}) "
                      "or classic:METHOD")
 
@@ -125,6 +149,13 @@ def load_keras_model(path):
 
     if os.path.isdir(path) or not path.endswith(".keras"):
         raise ValueError(f"{path}: not a Keras model file (expected a .keras file)")
+    import zipfile
+
+    if os.path.isfile(path) and not zipfile.is_zipfile(path):
+        # Keras says "File not found" for these: the file is there, but incomplete.
+        raise ValueError(f"{path}: could not be loaded as a Keras model: it is not a .keras "
+                         f"archive ({os.path.getsize(path)} bytes, no zip directory), e.g. cut "
+                         "short by an interrupted save or copy")
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as error:  # noqa: BLE001 (zip, JSON and h5 errors alike)

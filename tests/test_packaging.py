@@ -3,6 +3,7 @@ checkout) lists and loads every zoo model from another folder, offline."""
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -16,8 +17,14 @@ from tests.conftest import REPO
 def test_wheel_ships_the_zoo_and_an_install_loads_it_outside_the_checkout(tmp_path):
     dist, site, elsewhere = tmp_path / "dist", tmp_path / "site", tmp_path / "elsewhere"
     elsewhere.mkdir()
+    # Built from a copy as clean as a fresh checkout: setuptools builds in the tree,
+    # and a build/ left there would ship files since removed from zoo/.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
+        ".git", ".venv", ".ci-venv", "__pycache__", "*.egg-info", ".pytest_cache", "runs",
+        "build", "dist"))
     # Offline: no index, no build isolation (setuptools comes with the test extra).
-    subprocess.run([sys.executable, "-m", "pip", "wheel", REPO, "--no-deps", "--no-index",
+    subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-index",
                     "--no-build-isolation", "-q", "-w", str(dist)], check=True)
     (wheel,) = dist.iterdir()
     assert wheel.stat().st_size < 100e6, "PyPI refuses files over 100 MB"

@@ -10,7 +10,10 @@ from kerasseg.data.records import DataError, load_pair
 
 
 def _dataset_parts(dataset, root, masks_dir=None, mask_suffix=""):
-    """(records, mask_reader, allowed_values, problems) for a registered dataset name."""
+    """(records, mask_reader, allowed_values, foreground, problems) for a registered dataset name.
+
+    `foreground`: callable(mask) -> bool array of the object's pixels.
+    """
     from kerasseg.data.sources import DATASETS, NAMES, dataset_root
 
     if dataset not in DATASETS:
@@ -27,7 +30,7 @@ def _dataset_parts(dataset, root, masks_dir=None, mask_suffix=""):
         warnings.simplefilter("always")
         records = entry.records(root, "all", **options)
     problems.extend(str(w.message) for w in caught)
-    return records, mode.mask_reader(), mode.allowed_values, problems
+    return records, mode.mask_reader(), mode.allowed_values, mode.foreground, problems
 
 
 def check(dataset, root, masks_dir=None, mask_suffix="", progress=True):
@@ -42,12 +45,14 @@ def check(dataset, root, masks_dir=None, mask_suffix="", progress=True):
 
     Returns:
         A dict: pairs, readable, image_sizes (size -> count), mask_values,
-        coverage (mean, min, max share of non-zero mask pixels) and problems
-        (one line per bad pair, naming the file).
+        coverage (mean, min, max share of non-zero mask pixels), no_foreground
+        (masks without a single object pixel) and problems (one line per bad
+        pair, naming the file; masks without foreground are among them).
     """
-    records, reader, allowed, problems = _dataset_parts(dataset, root, masks_dir, mask_suffix)
+    records, reader, allowed, foreground, problems = _dataset_parts(dataset, root, masks_dir,
+                                                                    mask_suffix)
     progress = progress and sys.stderr.isatty()
-    sizes, values, coverage = collections.Counter(), set(), []
+    sizes, values, coverage, empty = collections.Counter(), set(), [], []
     for index, record in enumerate(records):
         try:
             image, mask = load_pair(record, reader, None, allowed)
@@ -57,6 +62,12 @@ def check(dataset, root, masks_dir=None, mask_suffix="", progress=True):
             sizes[f"{image.shape[1]}x{image.shape[0]}"] += 1
             values |= set(np.unique(mask).tolist())
             coverage.append(float(np.mean(mask > 0)))
+            if not foreground(mask).any():
+                # Training learns "nothing here" from it and scores count it as
+                # perfect when nothing is predicted: right only if it is meant.
+                empty.append(record.mask)
+                problems.append(f"{record.mask}: no foreground (every pixel is background); "
+                                "keep it only if its image truly shows nothing to segment")
         if progress:
             print(f"\rchecking {dataset}: {index + 1}/{len(records)}", end="", file=sys.stderr)
     if progress:
@@ -70,6 +81,7 @@ def check(dataset, root, masks_dir=None, mask_suffix="", progress=True):
         "mask_values": sorted(values),
         "coverage": {"mean": float(np.mean(coverage)) if coverage else None,
                      "min": min(coverage, default=None), "max": max(coverage, default=None)},
+        "no_foreground": empty,
         "problems": problems,
     }
 

@@ -15,6 +15,18 @@ from kerasseg.data.records import DataError, load_pair
 ON_ERROR = ("raise", "skip")
 
 
+def data_error(error):
+    """The DataError a file raised inside a pipeline, from the TensorFlow error carrying it.
+
+    tf.numpy_function wraps it in a long traceback; this gives back the one
+    line that names the file (None if `error` carries no DataError).
+    """
+    import re
+
+    found = re.search(r"DataError: (.+)", getattr(error, "message", str(error)))
+    return DataError(found.group(1).strip()) if found else None
+
+
 def build_dataset(records, mask_reader, image_size=256, allowed_values=None, batch_size=None,
                   shuffle=False, augment=None, cache=True, seed=0, on_error="raise",
                   drop_remainder=False):

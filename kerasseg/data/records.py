@@ -43,23 +43,28 @@ class Record:
 
 
 def read_image(path):
-    """Reads any Pillow-readable image as (H, W, 3) uint8 RGB.
+    """Reads any Pillow-readable image as (H, W, 3) uint8 RGB, the way it displays.
 
-    Grayscale, palette and RGBA images are converted (Pillow's RGB conversion
-    drops alpha). Raises DataError naming the file.
+    The EXIF orientation is applied and 16-bit images are scaled to 8 bits;
+    grayscale, palette and RGBA images are converted (alpha dropped). The one
+    reader of training, evaluation, prediction and the LiteRT runner
+    (`kerasseg.litert.read_image`). Raises DataError naming the file.
     """
-    from PIL import Image
+    from kerasseg.litert import read_image as read_displayed
 
     try:
-        with Image.open(path) as image:
-            image.load()
-            if image.mode != "RGB":
-                image = image.convert("RGB")
-            return np.asarray(image, np.uint8)
+        return read_displayed(path)
     except FileNotFoundError:
         raise DataError(f"{path}: image file not found") from None
     except Exception as error:  # Pillow raises several types for bad files
         raise DataError(f"{path}: cannot decode image ({error})") from None
+
+
+def _upright(image):
+    """The image turned as its EXIF orientation says (masks stand like their images)."""
+    from PIL import ImageOps
+
+    return ImageOps.exif_transpose(image)
 
 
 def read_mask(path):
@@ -73,6 +78,7 @@ def read_mask(path):
     try:
         with Image.open(path) as mask:
             mask.load()
+            mask = _upright(mask)
             if mask.mode in ("1", "L", "P"):
                 return np.asarray(mask).astype(np.uint8)
             if mask.mode in ("I;16", "I"):
@@ -107,7 +113,7 @@ def read_color_mask(path, palette):
 
     try:
         with Image.open(path) as mask:
-            rgb = np.asarray(mask.convert("RGB"), np.int32)
+            rgb = np.asarray(_upright(mask).convert("RGB"), np.int32)
     except FileNotFoundError:
         raise DataError(f"{path}: mask file not found") from None
     except Exception as error:

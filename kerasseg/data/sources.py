@@ -15,6 +15,8 @@ import dataclasses
 import importlib
 import os
 
+import numpy as np
+
 from kerasseg.data import splits
 from kerasseg.data.records import DataError, Record
 
@@ -27,11 +29,18 @@ class Mode:
         reader: "module:function" or "module:factory(arg)" giving callable(record) -> mask.
         class_names: names of the mask values 0..N-1.
         allowed_values: mask values the mode may give (None: not checked).
+        object_values: the values of the object's pixels (None: every non-zero value).
     """
 
     reader: str
     class_names: tuple
     allowed_values: tuple = None
+    object_values: tuple = None
+
+    def foreground(self, mask):
+        """Bool array of the object's pixels in a mask this mode reads."""
+        mask = np.asarray(mask)
+        return mask > 0 if self.object_values is None else np.isin(mask, self.object_values)
 
     @property
     def num_classes(self):
@@ -113,8 +122,9 @@ DATASETS = {
     "oxford_pets": Dataset(
         "oxford_pets", "oxford_pets", ("train", "test", "all"),
         {"binary": Mode("oxford_pets:mask_reader('binary')", ("background", "pet"), (0, 1)),
+         # 2 is the trimap's border, not the pet
          "trimap": Mode("oxford_pets:mask_reader('trimap')", ("background", "pet", "border"),
-                        (0, 1, 2))},
+                        (0, 1, 2), object_values=(1,))},
         "trimap", "Oxford-IIIT Pet (pet vs background; trainval/test lists)"),
     "mads": Dataset(
         "mads", "mads", splits.SPLITS,
@@ -274,7 +284,14 @@ def source(name, data_dir, split="train", val_fraction=0.2, seed=0, mask_suffix=
 
 
 def _mixture(parts, data_dir, split, val_fraction, seed, mode):
-    sources = [source(name, data_dir, split, val_fraction, seed, mode=mode) for name, _ in parts]
+    # A mode applies to the datasets that have it (ccp's "person"); the others read
+    # their default, and the class check below refuses what does not fit together.
+    if mode is not None and not any(mode in DATASETS[name].modes for name, _ in parts):
+        raise ValueError(f"none of {', '.join(name for name, _ in parts)} has the mask mode "
+                         f"{mode!r}")
+    sources = [source(name, data_dir, split, val_fraction, seed,
+                      mode=mode if mode in DATASETS[name].modes else None)
+               for name, _ in parts]
     if len({s.num_classes for s in sources}) > 1:
         raise ValueError("datasets mixed together must have the same classes; got "
                          + ", ".join(f"{s.name} ({s.num_classes})" for s in sources))

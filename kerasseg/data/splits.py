@@ -36,6 +36,8 @@ def train_val(records, split, val_fraction=0.2, seed=0, stratify=None, dataset="
     """
     if split not in SPLITS:
         raise ValueError(f"unknown {dataset} split {split!r}; choose one of {SPLITS}")
+    if not 0 <= val_fraction < 1:  # a negative share would be taken from the end of the order
+        raise ValueError(f"val_fraction must be from 0 up to (not including) 1, got {val_fraction}")
     if split == "all":
         return list(records)
     val_groups = set()

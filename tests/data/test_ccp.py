@@ -81,8 +81,13 @@ def test_mixtures_keep_each_split_and_weight_only_training(data_root):
     # Each record is read by its own dataset's reader.
     for record in (mixed.records[0], mixed.records[-1]):
         assert set(np.unique(mixed.mask_reader(record))) <= {0, 1}
-    with pytest.raises(ValueError, match="'pennfudan' has no mask mode 'parts'"):
+    # The mode a mixture records (ccp's "person") reads it again; one that does
+    # not fit every part is refused.
+    assert source("ccp+pennfudan", data_root, "val", mode=mixed.mode).parts == mixed_val.parts
+    with pytest.raises(ValueError, match="same classes"):
         source("ccp+pennfudan", data_root, "train", mode="parts")
+    with pytest.raises(ValueError, match="none of ccp, pennfudan has the mask mode 'prts'"):
+        source("ccp+pennfudan", data_root, "train", mode="prts")
     for bad, words in (("ccp+nothing", "unknown dataset 'nothing'"),
                        ("ccp+pennfudan:0", "at least 1"), ("ccp+ccp", "appears twice")):
         with pytest.raises(ValueError, match=words):
