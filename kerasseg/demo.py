@@ -37,7 +37,7 @@ def run_demo(out_dir="runs/demo", epochs=10, image_size=96, train_count=384, tes
     """
     import keras
 
-    from kerasseg import losses, metrics
+    from kerasseg import evaluate, losses, metrics
     from kerasseg.data.synthetic import lesions
     from kerasseg.models import unet
     from kerasseg.viz import save_comparison_grid
@@ -62,7 +62,8 @@ def run_demo(out_dir="runs/demo", epochs=10, image_size=96, train_count=384, tes
     for metric in (dice, iou):
         metric.update_state(test_masks, logits)
     predicted = (logits > 0).astype(np.uint8)
-    per_image = _per_image_dice(test_masks, predicted)
+    per_image = [evaluate.scores(truth, prediction)["dice"]
+                 for truth, prediction in zip(test_masks, predicted)]
 
     save_comparison_grid(os.path.join(out_dir, "overlay.png"), test_images[:6], test_masks[:6],
                          predicted[:6], scores=per_image[:6])
@@ -115,7 +116,7 @@ def compare_zoo(data_dir, out_dir, count=4):
     from kerasseg import evaluate, zoo
     from kerasseg.data.records import load_pair
     from kerasseg.data.sources import source
-    from kerasseg.segmenter import classes_from, load, resize_probabilities
+    from kerasseg.segmenter import load
     from kerasseg.viz import overlay, save_panel_grid
 
     data = source("ph2", data_dir, "val")
@@ -129,8 +130,7 @@ def compare_zoo(data_dir, out_dir, count=4):
                      "iou": report["iou"]})
         pictures[spec] = []
         for image, _ in shown:
-            probability = segmenter.probabilities(segmenter.resize_in(image)[None])[0]
-            pictures[spec].append(classes_from(resize_probabilities(probability, image.shape[:2])))
+            pictures[spec].append(segmenter.segment(image))
     lines = ["| model | PH2 val images | Dice | IoU |", "|---|---|---|---|"]
     lines += [f"| {r['model']} | {r['images']} | {r['dice']:.4f} | {r['iou']:.4f} |" for r in rows]
     with open(os.path.join(out_dir, "zoo_comparison.md"), "w") as f:
@@ -143,14 +143,6 @@ def compare_zoo(data_dir, out_dir, count=4):
     save_panel_grid(os.path.join(out_dir, "zoo_comparison.png"), grid, panel_size=(2.2, 2.0),
                     fontsize=7)
     return rows
-
-
-def _per_image_dice(truths, predictions):
-    truths = truths.reshape(len(truths), -1).astype(bool)
-    predictions = predictions.reshape(len(predictions), -1).astype(bool)
-    overlap = (truths & predictions).sum(axis=1)
-    total = truths.sum(axis=1) + predictions.sum(axis=1)
-    return np.where(total > 0, 2 * overlap / np.maximum(total, 1), 1.0)
 
 
 def _markdown(report):

@@ -76,7 +76,7 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
     """
     from kerasseg.data.records import load_pair
     from kerasseg.progress import Progress
-    from kerasseg.segmenter import classes_from, resize_probabilities
+    from kerasseg.segmenter import classes_from, mask_at
 
     if not records:
         raise ValueError("nothing to evaluate: no records")
@@ -105,7 +105,7 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
             probabilities = predict(np.stack([item[3] for item in batch]))
             check_finite(probabilities, segmenter.name, [item[0].image for item in batch])
             for (record, _, mask, _, small_mask), probability in zip(batch, probabilities):
-                full = classes_from(resize_probabilities(probability, mask.shape[:2]), threshold)
+                full = mask_at(probability, mask.shape[:2], threshold)
                 small = classes_from(probability, threshold)
                 if num_classes > 2:
                     confusion += confusion_matrix(mask, full, num_classes)
@@ -286,16 +286,13 @@ def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_thr
     from kerasseg import instances
     from kerasseg.data.records import load_pair
     from kerasseg.progress import Progress
-    from kerasseg.segmenter import classes_from, resize_probabilities
-
     if segmenter.num_classes != 1:
         raise ValueError("instance evaluation needs a binary model (one foreground channel)")
     bar = Progress(len(records), f"instances {segmenter.name}", enabled=progress)
     per_image = []
     for record in records:
         image, true_ids = load_pair(record, instance_reader)
-        probability = segmenter.probabilities(segmenter.resize_in(image)[None])[0]
-        mask = classes_from(resize_probabilities(probability, true_ids.shape), threshold)
+        mask = segmenter.segment(image, threshold)
         result = instances.match(true_ids, instances.from_semantic(mask, min_size), iou_threshold)
         per_image.append({"id": record.id, **result})
         bar.update()

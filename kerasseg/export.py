@@ -360,7 +360,7 @@ def fidelity(model, tflite_path, records, mask_reader, threshold=0.5):
     """
     from kerasseg.data.records import load_pair
     from kerasseg.evaluate import scores
-    from kerasseg.segmenter import KerasSegmenter, classes_from, resize_probabilities
+    from kerasseg.segmenter import KerasSegmenter, classes_from, mask_at
     from kerasseg.litert import TFLiteSegmenter
 
     keras_side, lite_side = KerasSegmenter(model), TFLiteSegmenter(tflite_path)
@@ -376,7 +376,7 @@ def fidelity(model, tflite_path, records, mask_reader, threshold=0.5):
         agree += int(np.sum(m_keras == m_lite))
         pixels += m_keras.size
         for probabilities, sink in ((p_keras, dice_keras), (p_lite, dice_lite)):
-            full = classes_from(resize_probabilities(probabilities, truth.shape), threshold)
+            full = mask_at(probabilities, truth.shape, threshold)
             sink.append(scores(truth, full, num_classes)["dice"])
     return {
         "images": len(records),

@@ -93,8 +93,7 @@ class TFLiteSegmenter:
 
     def segment(self, image, threshold=0.5):
         """One uint8 RGB image of any size -> (H, W) uint8 class ids at the image's own size."""
-        probability = self.probabilities(self.resize_in(image)[None])[0]
-        return classes(resize(probability, image.shape[:2]), threshold)
+        return mask_at(self.probabilities(self.resize_in(image)[None])[0], image.shape[:2], threshold)
 
 
 def read_image(path):
@@ -159,6 +158,15 @@ def classes(probabilities, threshold=0.5):
     if probabilities.shape[-1] == 1:
         return (probabilities[..., 0] > threshold).astype(np.uint8)
     return probabilities.argmax(axis=-1).astype(np.uint8)
+
+
+def mask_at(probabilities, size, threshold=0.5):
+    """(h, w, C) probabilities at the model's size -> (H, W) uint8 class ids at `size`.
+
+    The one post-processing step of every path (evaluation, prediction, export
+    checks, this runner): probabilities are resized, then thresholded or argmaxed.
+    """
+    return classes(resize(probabilities, size), threshold)
 
 
 def overlay(image, mask, color=(255, 38, 25), alpha=0.45):

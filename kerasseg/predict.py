@@ -129,7 +129,7 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
     """
     from kerasseg.data.records import read_image
     from kerasseg.progress import Progress
-    from kerasseg.segmenter import classes_from, resize_probabilities
+    from kerasseg.segmenter import mask_at
     from kerasseg.viz import overlay
 
     from kerasseg.evaluate import check_finite, check_threshold
@@ -156,7 +156,7 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
         probabilities = run(np.stack([segmenter.resize_in(image) for _, _, image in batch]))
         check_finite(probabilities, segmenter.name, [path for path, _, _ in batch])
         for (path, (mask_path, overlay_path), image), probability in zip(batch, probabilities):
-            mask = classes_from(resize_probabilities(probability, image.shape[:2]), threshold)
+            mask = mask_at(probability, image.shape[:2], threshold)
             # Binary masks are written 0/255 so they can be seen; class ids otherwise.
             picture = mask * 255 if segmenter.num_classes == 1 else mask
             Image.fromarray(picture.astype(np.uint8)).save(mask_path)

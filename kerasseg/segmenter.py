@@ -13,12 +13,13 @@ import numpy as np
 
 # The pre- and post-processing live in the TensorFlow-free runner module, so a
 # Keras model, a classical method and a .tflite file are all treated the same way.
-from kerasseg.litert import TFLiteSegmenter, flip_mean, resize_in
+from kerasseg.litert import TFLiteSegmenter, flip_mean, mask_at, resize_in
 from kerasseg.litert import classes as classes_from
 from kerasseg.litert import resize as resize_probabilities
+from kerasseg.saving import load_keras_model
 
 __all__ = ["ClassicSegmenter", "KerasSegmenter", "Segmenter", "TFLiteSegmenter", "classes_from",
-           "load", "load_keras_model", "resize_probabilities"]
+           "load", "mask_at", "resize_probabilities"]
 
 
 class Segmenter:
@@ -45,6 +46,10 @@ class Segmenter:
     def resize_in(self, image):
         """One uint8 (H, W, 3) image -> float32 (h, w, 3) in [0, 1] at `input_size` (bilinear)."""
         return resize_in(image, self.input_size)
+
+    def segment(self, image, threshold=0.5):
+        """One uint8 RGB image of any size -> (H, W) uint8 class ids at the image's own size."""
+        return mask_at(self.probabilities(self.resize_in(image)[None])[0], image.shape[:2], threshold)
 
 
 class KerasSegmenter(Segmenter):
@@ -139,24 +144,3 @@ def load(spec, image_size=256):
         return KerasSegmenter(load_keras_model(spec), name=spec, image_size=image_size)
     raise ValueError(f"--model {spec!r}: not a model file, a zoo name ({', '.join(zoo.names())}) "
                      "or classic:METHOD")
-
-
-def load_keras_model(path):
-    """Loads a saved `.keras` model for inference; a clear ValueError if `path` is not one."""
-    import keras
-
-    import kerasseg.models  # noqa: F401  (registers kerasseg's layers, losses and metrics)
-
-    if os.path.isdir(path) or not path.endswith(".keras"):
-        raise ValueError(f"{path}: not a Keras model file (expected a .keras file)")
-    import zipfile
-
-    if os.path.isfile(path) and not zipfile.is_zipfile(path):
-        # Keras says "File not found" for these: the file is there, but incomplete.
-        raise ValueError(f"{path}: could not be loaded as a Keras model: it is not a .keras "
-                         f"archive ({os.path.getsize(path)} bytes, no zip directory), e.g. cut "
-                         "short by an interrupted save or copy")
-    try:
-        return keras.saving.load_model(path, compile=False)
-    except Exception as error:  # noqa: BLE001 (zip, JSON and h5 errors alike)
-        raise ValueError(f"{path}: could not be loaded as a Keras model: {error}") from error

@@ -62,7 +62,7 @@ def load(name, zoo_dir=None, cache_dir=None):
         The Keras model. Raises ValueError for an unknown name or a file whose
         sha256 differs from the card's.
     """
-    from kerasseg.segmenter import load_keras_model
+    from kerasseg.saving import load_keras_model
 
     info = card(name, zoo_dir)
     return load_keras_model(_file(name, info["weights"], zoo_dir, cache_dir))

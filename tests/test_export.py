@@ -228,7 +228,7 @@ except SystemExit as done:
 def test_litert_runner_needs_no_tensorflow_and_matches_keras(exports, trained_unet, ph2_val,
                                                              tmp_path):
     from kerasseg.data.records import read_image
-    from kerasseg.segmenter import KerasSegmenter, classes_from, resize_probabilities
+    from kerasseg.segmenter import KerasSegmenter
 
     record = ph2_val.records[0]
     out = tmp_path / "mask.png"
@@ -243,7 +243,5 @@ def test_litert_runner_needs_no_tensorflow_and_matches_keras(exports, trained_un
     mask = np.asarray(Image.open(out)) > 0
     image = read_image(record.image)
     assert mask.shape == image.shape[:2]
-    keras_side = KerasSegmenter(trained_unet)
-    probability = keras_side.probabilities(keras_side.resize_in(image)[None])[0]
-    expected = classes_from(resize_probabilities(probability, image.shape[:2])) > 0
+    expected = KerasSegmenter(trained_unet).segment(image) > 0
     assert np.mean(mask == expected) >= 0.999

@@ -196,7 +196,7 @@ def test_case04_checkpoints_are_written_atomically_and_a_resume_repairs_them(
         ph2_pairs, tmp_path, monkeypatch, capsys):
     import keras
 
-    from kerasseg.segmenter import load_keras_model
+    from kerasseg.saving import load_keras_model
     from kerasseg.train import backup_epoch
 
     images, masks = ph2_pairs
@@ -268,7 +268,7 @@ def test_case06_nan_keeps_only_finite_models_and_the_corrected_command_runs(
 
     from kerasseg.data.sources import source
     from kerasseg.models import build_model
-    from kerasseg.segmenter import load_keras_model
+    from kerasseg.saving import load_keras_model
     from kerasseg.train import NaNLossError, backup_epoch, train
 
     images, masks = ph2_pairs

@@ -93,6 +93,13 @@ def segmentation_head(x, num_classes, output, name, upsample=1):
 
 
 def outputs_logits(model):
-    """True if `model` ends in logits: `segmentation_head` names its activation
-    "<name>_probabilities", so a model without that last layer outputs logits."""
-    return not model.layers[-1].name.endswith("_probabilities")
+    """True if `model` ends in logits, False if in probabilities.
+
+    Read from what the last layer computes (a sigmoid or softmax activation,
+    or a Softmax layer), not from its name, so a model built outside kerasseg
+    is treated as it is.
+    """
+    last = model.layers[-1]
+    if isinstance(last, keras.layers.Softmax):
+        return False
+    return last.get_config().get("activation") not in ("sigmoid", "softmax")
