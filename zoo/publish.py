@@ -40,7 +40,8 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
     from kerasseg import evaluate, export
     from kerasseg.data.sources import source
     from kerasseg.litert import cpu_description
-    from kerasseg.segmenter import KerasSegmenter, load_keras_model
+    from kerasseg.saving import load_keras_model
+    from kerasseg.segmenter import KerasSegmenter
 
     with open(os.path.join(run, "config.json")) as f:
         config = json.load(f)
@@ -159,7 +160,7 @@ def reexport(name, data_dir, calibration_split="train"):
     """Exports a published model's TFLite files again (e.g. after an export format change)
     from its zoo/NAME/model.keras and card, and updates the card's tflite entry."""
     from kerasseg.data.sources import source
-    from kerasseg.segmenter import load_keras_model
+    from kerasseg.saving import load_keras_model
 
     path = os.path.join(ZOO, name, "card.json")
     with open(path) as f:
