@@ -10,7 +10,7 @@ through `keras.utils.get_file` (with the same sha256 check).
 
 >>> from kerasseg import zoo
 >>> zoo.names()  # doctest: +SKIP
-['deeplabv3plus-ph2', 'pets-oxford', 'person-pennfudan', 'ph2-mobile', 'segnet-ph2', 'unet-ph2']
+['deeplabv3plus-ph2', 'person', 'person-parts', 'pets-oxford', 'ph2-mobile', 'segnet-ph2', 'unet-ph2']
 >>> model = zoo.load("unet-ph2")  # doctest: +SKIP
 >>> path = zoo.tflite("ph2-mobile", "int8")  # doctest: +SKIP
 """

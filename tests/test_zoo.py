@@ -16,8 +16,8 @@ NAMES = zoo.names()
 
 
 def test_the_zoo_has_its_models():
-    assert {"unet-ph2", "segnet-ph2", "deeplabv3plus-ph2", "ph2-mobile", "person-pennfudan",
-            "pets-oxford"} <= set(NAMES)
+    assert {"unet-ph2", "segnet-ph2", "deeplabv3plus-ph2", "ph2-mobile", "person",
+            "person-parts", "pets-oxford"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -125,7 +125,7 @@ def test_zoo_names_work_as_models_in_the_commands(data_root, tmp_path):
     out = tmp_path / "out"
     image = os.path.join(data_root, "pennfudan", "PennFudanPed", "PNGImages", "FudanPed00001.png")
     done = subprocess.run([sys.executable, "-m", "kerasseg.cli", "predict", image, "--model",
-                           "person-pennfudan", "--out", str(out)],
+                           "person", "--out", str(out)],
                           capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-1500:]
     assert (out / "FudanPed00001_mask.png").exists()

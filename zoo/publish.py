@@ -3,6 +3,7 @@
     python zoo/publish.py NAME --run runs/zoo/NAME --data-dir ../shared/data \
         --title "..." --labels skin,lesion [--eval-split val]
     python zoo/publish.py NAME --reexport --data-dir ../shared/data   # TFLite files again
+    python zoo/publish.py --latency       # every card's LiteRT latency again (on an idle CPU)
     python zoo/publish.py --readme        # regenerate the README's zoo table from the cards
 
 Writes zoo/NAME/: model.keras (the run's last epoch, without optimizer state),
@@ -136,7 +137,6 @@ def publish(name, run, data_dir, title, labels, eval_split="val", calibration_sp
 def export_files(name, model, data, calibration_data, labels):
     """Writes zoo/NAME/model_{float16,int8}.tflite and sidecars; returns the card's tflite entry."""
     from kerasseg import export
-    from kerasseg.litert import cpu_description, latency_ms
 
     folder = os.path.join(ZOO, name)
     calibration = export.representative_images(calibration_data, export.input_size(model),
@@ -151,9 +151,30 @@ def export_files(name, model, data, calibration_data, labels):
         lite[variant] = {**_file_entry(path),
                          "sidecar": _file_entry(os.path.splitext(path)[0] + ".json"),
                          "fidelity": result["fidelity"],
-                         "latency_ms": {str(t): round(latency_ms(path, t), 2) for t in (1, 2)},
-                         "latency_cpu": cpu_description()}
+                         **_latency(path)}
     return lite
+
+
+def _latency(path):
+    from kerasseg.litert import cpu_description, latency_ms
+
+    return {"latency_ms": {str(t): round(latency_ms(path, t), 2) for t in (1, 2)},
+            "latency_cpu": cpu_description()}
+
+
+def remeasure_latency(names):
+    """Measures each zoo file's LiteRT latency again, one model after another in one run,
+    and updates the cards: numbers taken while the CPU was busy (e.g. training) are noise."""
+    for name in names:
+        path = os.path.join(ZOO, name, "card.json")
+        with open(path) as f:
+            card = json.load(f)
+        for variant, entry in card["tflite"].items():
+            entry.update(_latency(os.path.join(ZOO, name, entry["file"])))
+            print(f"{name} {variant}: {entry['latency_ms']} ms on {entry['latency_cpu']}")
+        with open(path, "w") as f:
+            json.dump(card, f, indent=2)
+            f.write("\n")
 
 
 def reexport(name, data_dir, calibration_split="train"):
@@ -220,11 +241,18 @@ def main():
     parser.add_argument("--calibration-split", default="train")
     parser.add_argument("--reexport", action="store_true",
                         help="export NAME's TFLite files again from its zoo model and card")
+    parser.add_argument("--latency", action="store_true",
+                        help="measure the LiteRT latency of NAME's files (default: every zoo "
+                             "model's) again and update the cards")
     parser.add_argument("--readme", action="store_true", help="regenerate the README zoo table")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, REPO)
-    if args.name and args.reexport:
+    if args.latency:
+        from kerasseg import zoo
+
+        remeasure_latency([args.name] if args.name else zoo.names())
+    elif args.name and args.reexport:
         if not args.data_dir:
             parser.error("--reexport needs --data-dir")
         reexport(args.name, args.data_dir, args.calibration_split)
