@@ -250,33 +250,7 @@ def _zoo_show(args):
 
     from kerasseg import zoo
 
-    info = zoo.card(args.name)
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return 0
-    metrics, data = info["metrics"], info["dataset"]
-    print(f"{info['name']}: {info['title']}")
-    if info.get("description"):
-        print(info["description"])
-    print(f"  architecture  {info['architecture']['builder']} {json.dumps(info['architecture']['args'])}"
-          f", {info['params']:,} parameters")
-    print(f"  input         {info['input']['height']}x{info['input']['width']}: "
-          f"{info['input']['preprocessing']}")
-    print(f"  labels        {', '.join(info['labels'])}")
-    print(f"  trained on    {data['name']} {data['train_split']} ({data['train_images']} images)")
-    print(f"  trained with  {info['training']['command']}")
-    print(f"  scores        on {data['name']} {metrics['split']} ({metrics['images']} images): "
-          + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("dice", "iou", "accuracy", "sensitivity",
-                                                        "specificity")))
-    print(f"  measured by   {metrics['command']}")
-    print(f"  weights       {info['weights']['file']} ({info['weights']['bytes'] / 1e6:.2f} MB, "
-          f"sha256 {info['weights']['sha256'][:16]}...)")
-    for variant, entry in info.get("tflite", {}).items():
-        f = entry["fidelity"]
-        print(f"  tflite {variant:<8}{entry['file']} ({entry['bytes'] / 1e6:.2f} MB): Dice "
-              f"{f['dice_tflite']:.4f}, mask agreement with Keras {f['mask_agreement']:.2%}, "
-              f"LiteRT {entry['latency_ms']['1']:.1f} ms (1 thread) / "
-              f"{entry['latency_ms']['2']:.1f} ms (2)")
+    print(json.dumps(zoo.card(args.name), indent=2) if args.json else zoo.describe(args.name))
     return 0
 
 

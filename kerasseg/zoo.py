@@ -136,6 +136,49 @@ def _check_name(name, zoo_dir=None):
         raise ValueError(f"unknown zoo model {name!r}; available: {available}")
 
 
+def describe(name, zoo_dir=None):
+    """A card as text a person reads (`kerasseg zoo show NAME`)."""
+    info = card(name, zoo_dir)
+    metrics, data = info["metrics"], info["dataset"]
+    lines = [f"{info['name']}: {info['title']}"]
+    if info.get("description"):
+        lines.append(info["description"])
+    lines += [
+        f"  architecture  {info['architecture']['builder']} "
+        f"{json.dumps(info['architecture']['args'])}, {info['params']:,} parameters",
+        f"  input         {info['input']['height']}x{info['input']['width']}: "
+        f"{info['input']['preprocessing']}",
+        f"  labels        {', '.join(info['labels'])}",
+        f"  trained on    {data['name']} {data['train_split']} ({data['train_images']} images)",
+        f"  trained with  {info['training']['command']}",
+        f"  scores        on {data['name']} {metrics['split']} ({metrics['images']} images): "
+        + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("dice", "iou", "accuracy", "sensitivity",
+                                                      "specificity"))]
+    for dataset, scores in metrics.get("per_dataset", {}).items():
+        lines.append(f"    {dataset:<12}{scores['images']} images: Dice {scores['dice']:.4f}, "
+                     f"IoU {scores['iou']:.4f}")
+    if "classes" in metrics:
+        classes = metrics["classes"]
+        worst = classes["worst_confusion"]
+        lines.append(f"  class IoU     mean {classes['mean_iou']:.4f}: " + ", ".join(
+            f"{label} {'-' if iou is None else f'{iou:.4f}'}"
+            for label, iou in zip(info["labels"], classes["iou"])))
+        lines.append(f"  worst mix-up  {worst['share']:.1%} of {info['labels'][worst['truth']]} "
+                     f"pixels predicted as {info['labels'][worst['prediction']]}")
+    lines += [
+        f"  measured by   {metrics['command']}",
+        f"  weights       {info['weights']['file']} ({info['weights']['bytes'] / 1e6:.2f} MB, "
+        f"sha256 {info['weights']['sha256'][:16]}...)"]
+    for variant, entry in info.get("tflite", {}).items():
+        f = entry["fidelity"]
+        lines.append(
+            f"  tflite {variant:<8}{entry['file']} ({entry['bytes'] / 1e6:.2f} MB): Dice "
+            f"{f['dice_tflite']:.4f}, mask agreement with Keras {f['mask_agreement']:.2%}, "
+            f"LiteRT {entry['latency_ms']['1']:.1f} ms (1 thread) / "
+            f"{entry['latency_ms']['2']:.1f} ms (2) on {entry.get('latency_cpu', 'an unnamed CPU')}")
+    return "\n".join(lines)
+
+
 def table(zoo_dir=None):
     """The zoo as a Markdown table, generated from the cards (the README's zoo table)."""
     lines = ["| model | dataset: eval split | input | params | Dice | IoU | int8 TFLite | "
@@ -148,6 +191,8 @@ def table(zoo_dir=None):
         cells = [name, f"{info['dataset']['name']}: {metrics['split']} ({metrics['images']} images)",
                  f"{info['input']['height']}x{info['input']['width']}", f"{info['params']:,}",
                  f"{metrics['dice']:.4f}", f"{metrics['iou']:.4f}"]
+        if "classes" in metrics:   # multi-class: the mean of the per-class IoUs says more
+            cells[-1] += f" (mean class IoU {metrics['classes']['mean_iou']:.4f})"
         if "int8" in lite:
             int8 = lite["int8"]
             cells += [f"{int8['bytes'] / 1e6:.2f} MB", f"{int8['fidelity']['dice_tflite']:.4f}",
