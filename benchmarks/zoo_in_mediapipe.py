@@ -1,6 +1,6 @@
 """Every zoo int8 file run by MediaPipe Tasks' ImageSegmenter next to kerasseg's LiteRT runner.
 
-Usage: python benchmarks/zoo_in_mediapipe.py [--data ../shared/data]
+Usage: python benchmarks/zoo_in_mediapipe.py [NAME ...] [--data ../shared/data]
 Needs `pip install "kerasseg[mediapipe]"`. Prints, per model, the share of
 pixels where MediaPipe's category mask equals LiteRT's, and the Dice of both on
 the card's evaluation split, with MediaPipe given images resized to the model's
@@ -16,6 +16,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("names", nargs="*", help="zoo models (default: all)")
     parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..",
                                                        "shared", "data"))
     args = parser.parse_args()
@@ -27,7 +28,7 @@ def main():
     print("| model | images | agreement (presized) | Dice MediaPipe, presized | Dice MediaPipe, "
           "own resize | Dice LiteRT (card) |")
     print("|---|---|---|---|---|---|")
-    for name in zoo.names():
+    for name in args.names or zoo.names():
         data = zoo.card(name)["dataset"]
         split = source(data["name"], args.data, data["eval_split"],
                        val_fraction=data["val_fraction"], seed=data["split_seed"],
