@@ -286,6 +286,7 @@ def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_thr
     from kerasseg import instances
     from kerasseg.data.records import load_pair
     from kerasseg.progress import Progress
+
     if segmenter.num_classes != 1:
         raise ValueError("instance evaluation needs a binary model (one foreground channel)")
     bar = Progress(len(records), f"instances {segmenter.name}", enabled=progress)

@@ -15,11 +15,10 @@ import numpy as np
 # Keras model, a classical method and a .tflite file are all treated the same way.
 from kerasseg.litert import TFLiteSegmenter, flip_mean, mask_at, resize_in
 from kerasseg.litert import classes as classes_from
-from kerasseg.litert import resize as resize_probabilities
 from kerasseg.saving import load_keras_model
 
 __all__ = ["ClassicSegmenter", "KerasSegmenter", "Segmenter", "TFLiteSegmenter", "classes_from",
-           "load", "mask_at", "resize_probabilities"]
+           "load", "mask_at"]
 
 
 class Segmenter:
