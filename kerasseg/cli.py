@@ -48,63 +48,17 @@ def _data_check(args):
 def _train(args):
     import shlex
 
-    from kerasseg import train as training
-    from kerasseg.data.augment import Augmentation
-    from kerasseg.data.sources import source
-    from kerasseg.models import build_model
+    from kerasseg.train import train_on_dataset
 
-    # Multi-worker collectives must be set up before any other TensorFlow work.
-    strategy = training.make_strategy(args.strategy)
-    def split(name):
-        return source(args.dataset, args.data_dir, name, val_fraction=args.val_fraction,
-                      seed=args.seed, mask_suffix=args.mask_suffix, masks_dir=args.masks_dir,
-                      mode=args.mask_mode)
-
-    train_source = split(args.train_split)
-    val_source = None if args.val_split == "none" else split(args.val_split)
-    model_args = dict(args.arg)
-    model_args.setdefault("input_shape", (args.image_size, args.image_size, 3))
-    model_args.setdefault("num_classes", train_source.num_classes)
-    # Fail on a bad argument before reading any image.
-    try:
-        build_model(args.model, **model_args)
-    except TypeError as error:  # a value of the wrong type, deep in the builder
-        given = " ".join(f"--arg {name}={value!r}" for name, value in args.arg) or "its defaults"
-        raise ValueError(f"--model {args.model} cannot be built with {given}: {error}") from None
-
-    # Replicas must agree on the number of steps: no ragged last batch across devices.
-    if args.strategy != "none" and len(train_source.records) < args.batch_size:
-        raise ValueError(
-            f"the {args.train_split} split has {len(train_source.records)} images, fewer than one "
-            f"batch of {args.batch_size}; --strategy {args.strategy} drops a last partial batch "
-            "(the replicas must agree on the steps), so there would be nothing to train on: "
-            "lower --batch-size")
-    train_data = train_source.dataset(args.image_size, batch_size=args.batch_size, shuffle=True,
-                                      augment=Augmentation() if args.augment else None,
-                                      seed=args.seed, drop_remainder=args.strategy != "none")
-    val_data = val_source and val_source.dataset(args.image_size, batch_size=args.batch_size)
-    config = {
-        "command": "kerasseg " + shlex.join(args.argv),
-        "model": args.model,
-        "model_args": {k: list(v) if isinstance(v, tuple) else v for k, v in model_args.items()},
-        "dataset": args.dataset, "mask_mode": train_source.mode, "data_dir": args.data_dir,
-        "image_size": args.image_size, "train_split": args.train_split,
-        "val_split": args.val_split, "train_images": len(train_source.records),
-        "train_parts": train_source.parts, "val_parts": val_source.parts if val_source else {},
-        "val_images": len(val_source.records) if val_source else 0,
-        "val_fraction": args.val_fraction, "seed": args.seed, "batch_size": args.batch_size,
-        "augment": args.augment,
-    }
-    import keras
-
-    keras.utils.set_random_seed(args.seed)
-    result = training.train(
-        lambda: build_model(args.model, **model_args), train_data, val_data, out_dir=args.out,
-        epochs=args.epochs, loss=args.loss, num_classes=train_source.num_classes,
-        learning_rate=args.learning_rate, schedule=args.schedule,
-        early_stopping=args.early_stopping, jit_compile=args.xla, precision=args.precision,
-        strategy=strategy if args.strategy != "none" else None, config=config,
-        overwrite=args.force)
+    result = train_on_dataset(
+        args.model, args.dataset, args.data_dir, out_dir=args.out, model_args=dict(args.arg),
+        image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
+        loss=args.loss, learning_rate=args.learning_rate, schedule=args.schedule,
+        early_stopping=args.early_stopping, augment=args.augment, mask_mode=args.mask_mode,
+        train_split=args.train_split, val_split=args.val_split, val_fraction=args.val_fraction,
+        seed=args.seed, masks_dir=args.masks_dir, mask_suffix=args.mask_suffix,
+        jit_compile=args.xla, precision=args.precision, strategy=args.strategy,
+        overwrite=args.force, command="kerasseg " + shlex.join(args.argv))
     last = result["history"][-1] if result["history"] else {}
     summary = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
     print(f"\n{args.out}: {len(result['history'])} epochs ({result['epochs_run']} in this call); "
@@ -181,48 +135,17 @@ def _predict(args):
 
 
 def _export(args):
-    from kerasseg import export
-    from kerasseg.data.sources import source
-    from kerasseg.segmenter import KerasSegmenter, load
+    from kerasseg.export import export_model
 
-    export.check_outputs(args.format, args.out, args.force)  # before loading anything
-    segmenter = load(args.model)
-    if not isinstance(segmenter, KerasSegmenter):
-        raise ValueError(f"--model {args.model}: only Keras models (a .keras file or a zoo name) "
-                         "can be exported")
-    model = segmenter.model
-
-    def data(spec, option):
-        name, _, split = spec.partition(":")
-        if not args.data_dir:
-            raise ValueError(f"{option} {spec} needs --data-dir")
-        return source(name, args.data_dir, split or "train", masks_dir=args.masks_dir,
-                      mask_suffix=args.mask_suffix)
-
+    report = export_model(
+        args.model, args.out, args.format, quantize=args.quantize, data_dir=args.data_dir,
+        representative_data=args.representative_data, fidelity_data=args.fidelity_data,
+        samples=args.samples, labels=args.labels.split(",") if args.labels else None,
+        int8_io=args.int8_io, masks_dir=args.masks_dir, mask_suffix=args.mask_suffix,
+        force=args.force)
     if args.format == "savedmodel":
-        export.export_savedmodel(model, args.out, force=args.force)
         print(f"wrote {args.out} (signatures: serving_default on uint8 images of any size, raw)")
         return 0
-    representative = None
-    if args.quantize == "int8":
-        if not args.representative_data:
-            raise ValueError("--quantize int8 needs --representative-data DATASET:SPLIT "
-                             "(e.g. ph2:train) and --data-dir")
-        representative = export.representative_images(
-            data(args.representative_data, "--representative-data"), export.input_size(model),
-            count=args.samples)
-    fidelity_spec = args.fidelity_data or (
-        f"{args.representative_data.partition(':')[0]}:val" if args.representative_data else None)
-    labels = args.labels.split(",") if args.labels else None
-    from kerasseg import zoo
-
-    if labels is None and zoo.is_name(args.model):
-        labels = zoo.card(args.model)["labels"]
-    report = export.export_tflite(
-        model, args.out, args.quantize, representative=representative, int8_io=args.int8_io,
-        labels=labels,
-        fidelity_data=data(fidelity_spec, "--fidelity-data") if fidelity_spec else None,
-        source_name=args.model, force=args.force)
     line = f"wrote {args.out}: {report['bytes'] / 1e6:.2f} MB, {args.quantize}"
     if "fidelity" in report:
         f = report["fidelity"]

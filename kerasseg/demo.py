@@ -18,8 +18,9 @@ def run_demo(out_dir="runs/demo", epochs=10, image_size=96, train_count=384, tes
     runs that with LiteRT; with `data_dir`, also compares the zoo's PH2 models on real images.
 
     Args:
-        out_dir: folder for `overlay.png`, `model.keras`, `report.json` and
-            `report.md`; created if missing.
+        out_dir: folder for `overlay.png`, `model.keras`, `report.json`,
+            `report.md` and the training run (`run/`, as `kerasseg train`
+            writes it); created if missing.
         epochs: training epochs.
         image_size: height and width of the images (a multiple of 8).
         train_count: number of training images.
@@ -36,10 +37,13 @@ def run_demo(out_dir="runs/demo", epochs=10, image_size=96, train_count=384, tes
         model and "tflite_int8_dice" of its int8 export run by LiteRT.
     """
     import keras
+    import tensorflow as tf
 
-    from kerasseg import evaluate, losses, metrics
+    from kerasseg import evaluate, metrics
     from kerasseg.data.synthetic import lesions
     from kerasseg.models import unet
+    from kerasseg.saving import load_keras_model
+    from kerasseg.train import train
     from kerasseg.viz import save_comparison_grid
 
     os.makedirs(out_dir, exist_ok=True)
@@ -47,14 +51,19 @@ def run_demo(out_dir="runs/demo", epochs=10, image_size=96, train_count=384, tes
     train_images, train_masks = lesions(train_count, image_size, seed=seed)
     test_images, test_masks = lesions(test_count, image_size, seed=seed + 1)
 
-    model = unet(input_shape=(image_size, image_size, 3), num_classes=1, filters=8, depth=3,
-                 name="demo_unet")
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=losses.get("bce+dice"),
-                  metrics=[metrics.Dice()])
+    # The same training path as `kerasseg train`: a run folder in out_dir/run.
+    train_data = (tf.data.Dataset.from_tensor_slices((train_images, train_masks))
+                  .shuffle(train_count, seed=seed).batch(batch_size))
     start = time.perf_counter()
-    history = model.fit(train_images, train_masks, batch_size=batch_size, epochs=epochs,
-                        verbose=verbose)
+    result = train(
+        lambda: unet(input_shape=(image_size, image_size, 3), num_classes=1, filters=8, depth=3,
+                     name="demo_unet"),
+        train_data, out_dir=os.path.join(out_dir, "run"), epochs=epochs, loss="bce+dice",
+        learning_rate=3e-3, schedule="constant", overwrite=True, verbose=verbose,
+        config={"data": f"synthetic lesions, {image_size}x{image_size}, {train_count} images, "
+                        f"seed {seed}"})
     train_seconds = time.perf_counter() - start
+    model = load_keras_model(result["last"])
 
     # Inference mode, as a user would run it: this is what must score well.
     logits = model.predict(test_images, batch_size=32, verbose=0)
@@ -76,7 +85,7 @@ def run_demo(out_dir="runs/demo", epochs=10, image_size=96, train_count=384, tes
                 f"{test_count} held-out, seed {seed}",
         "epochs": epochs,
         "train_seconds": round(train_seconds, 1),
-        "final_train_loss": float(history.history["loss"][-1]),
+        "final_train_loss": result["history"][-1]["loss"],
         "dice": float(dice.result()),
         "iou": float(iou.result()),
         "mean_image_dice": float(np.mean(per_image)),

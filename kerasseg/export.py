@@ -447,3 +447,75 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
             **fidelity(model, out_path, fidelity_data.records, fidelity_data.mask_reader)}
     _atomic_write_json(report_path, report)
     return report
+
+
+def export_model(model, out, export_format="tflite", quantize="none", data_dir=None,
+                 representative_data=None, fidelity_data=None, samples=64, labels=None,
+                 int8_io="uint8", masks_dir=None, mask_suffix="", force=False):
+    """Exports a model named by path or zoo name: what `kerasseg export` runs.
+
+    Outputs are checked before the model is loaded, so a mistake costs nothing.
+
+    Args:
+        model: a `.keras` file or a zoo name.
+        out: the SavedModel folder or the `.tflite` file to write.
+        export_format: "tflite" or "savedmodel".
+        quantize: for TFLite: "none", "float16", "dynamic" or "int8".
+        data_dir: where the datasets named below are.
+        representative_data: "DATASET:SPLIT" of images to calibrate full int8
+            on (needed for "int8").
+        fidelity_data: "DATASET:SPLIT" to measure the export on; defaults to
+            the representative dataset's "val" split.
+        samples: calibration images.
+        labels: class names for the sidecar; a zoo model's card's by default.
+        int8_io: for "int8": "uint8" or "int8" input and output.
+        masks_dir, mask_suffix: for "folder:SPLIT" data.
+        force: replace outputs that kerasseg exported (never other files).
+
+    Returns:
+        The report dict of `export_tflite`, or {"savedmodel": out}.
+
+    Example:
+    >>> export_model("unet-ph2", "unet_ph2_int8.tflite", quantize="int8",
+    ...              data_dir="../shared/data", representative_data="ph2:train")  # doctest: +SKIP
+    """
+    from kerasseg import zoo
+    from kerasseg.data.sources import source
+    from kerasseg.segmenter import KerasSegmenter, load
+
+    if export_format not in ("tflite", "savedmodel"):
+        raise ExportError(f"export_format must be 'tflite' or 'savedmodel', got {export_format!r}")
+    check_outputs(export_format, out, force)  # before loading anything
+    if quantize == "int8" and not representative_data:
+        raise ExportError("--quantize int8 needs --representative-data DATASET:SPLIT "
+                          "(e.g. ph2:train) and --data-dir")
+    segmenter = load(model)
+    if not isinstance(segmenter, KerasSegmenter):
+        raise ExportError(f"--model {model}: only Keras models (a .keras file or a zoo name) "
+                          "can be exported")
+    keras_model = segmenter.model
+    if export_format == "savedmodel":
+        export_savedmodel(keras_model, out, force=force)
+        return {"savedmodel": out}
+
+    def data(spec, option):
+        name, _, split = spec.partition(":")
+        if not data_dir:
+            raise ExportError(f"{option} {spec} needs --data-dir")
+        return source(name, data_dir, split or "train", masks_dir=masks_dir,
+                      mask_suffix=mask_suffix)
+
+    representative = None
+    if quantize == "int8":
+        representative = representative_images(
+            data(representative_data, "--representative-data"), input_size(keras_model),
+            count=samples)
+    fidelity_data = fidelity_data or (
+        f"{representative_data.partition(':')[0]}:val" if representative_data else None)
+    if labels is None and zoo.is_name(model):
+        labels = zoo.card(model)["labels"]
+    return export_tflite(
+        keras_model, out, quantize, representative=representative, int8_io=int8_io,
+        labels=labels,
+        fidelity_data=data(fidelity_data, "--fidelity-data") if fidelity_data else None,
+        source_name=model, force=force)

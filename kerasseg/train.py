@@ -1,33 +1,25 @@
-"""Training: one `train()` call (and `kerasseg train`) writes a complete, resumable run folder.
+"""Training: `train_on_dataset()` (what `kerasseg train` runs) and `train()` below it.
 
-A run folder holds:
-    config.json        everything needed to rerun (and to check a resume is the same run)
-    best.keras         the model with the best validation Dice (when there is validation data)
-    last.keras         the model after the last completed epoch
-    log.csv            one row of losses and metrics per epoch
-    tensorboard/       TensorBoard logs
-    curves.png         the training curves
-    backup/            resume state while the run is unfinished (deleted at the end)
-    .lock              held by the process training in the folder
+Both write one kind of run folder (`kerasseg.run`: config.json, best.keras,
+last.keras, log.csv, tensorboard/, curves.png, resume state). Kill the process
+and call again with the same folder: it continues from the last completed
+epoch and stops at the same total number of epochs. Everything (loss, model,
+classes, every image) is checked before the folder is touched.
 
-Kill the process and call `train()` again with the same folder: it continues
-from the last completed epoch and stops at the same total number of epochs.
-Every model and state file is written to a temporary name and renamed into
-place, so a kill never leaves a truncated one; a folder whose run completed
-no epoch is not a run and is started over. Everything (loss, model, classes,
-every image) is checked before the folder is touched.
+`train_on_dataset()` takes a registered dataset by name and records how to
+rebuild the data in config.json, so its runs can be evaluated, compared and
+published into the zoo; `train()` takes any tf.data pipelines.
 """
 
-import csv
-import json
 import math
 import os
-import warnings
+
+from kerasseg import run
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 SCHEDULES = ("cosine", "plateau", "constant")
 STRATEGIES = ("none", "mirrored", "multiworker")
-MONITOR = "val_dice"
+MONITOR = run.MONITOR
 
 
 class NaNLossError(ArithmeticError):
@@ -68,11 +60,153 @@ def default_jit_compile():
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=None,
+                     image_size=256, epochs=50, batch_size=8, loss="bce+dice", learning_rate=1e-3,
+                     schedule="cosine", early_stopping=None, augment=True, mask_mode=None,
+                     train_split="train", val_split="val", val_fraction=0.2, seed=0,
+                     masks_dir=None, mask_suffix="", jit_compile=None, precision="float32",
+                     strategy="none", overwrite=False, command=None, verbose="auto"):
+    """Trains a kerasseg builder on a registered dataset: what `kerasseg train` runs.
+
+    The run folder's config.json records the builder, its arguments and how
+    the data was split, so the run can be resumed, evaluated and published
+    into the zoo (`zoo/publish.py`) whether it was started here or from the
+    command line.
+
+    Args:
+        model: a builder or preset name (`kerasseg.models.build_model`), e.g. "unet".
+        dataset: a dataset name (`kerasseg.data.NAMES`) or a mixture such as
+            "ccp+pennfudan:2" (each part split by its own rules; ":N" repeats
+            its training images N times per epoch).
+        data_dir: the dataset folder, or a folder holding one named after it.
+        out_dir: the run folder; an unfinished run there is resumed.
+        model_args: builder arguments (e.g. {"backbone": "efficientnet_lite0"});
+            `input_shape` defaults to (image_size, image_size, 3) and
+            `num_classes` to the dataset's.
+        image_size: square training size, a multiple of the model's stride.
+        epochs: total epochs, counting those done before a resume.
+        batch_size: global batch size.
+        loss: a loss name for `kerasseg.losses.get`.
+        learning_rate: the initial learning rate of Adam.
+        schedule: "cosine", "plateau" or "constant" (see `train`).
+        early_stopping: None, or epochs without a better validation Dice.
+        augment: flips, rotations, scale and colour jitter on training images.
+        mask_mode: how masks are read (e.g. "parts" for CCP); None for the
+            dataset's default.
+        train_split: the split to train on.
+        val_split: the split to validate on, or None for none.
+        val_fraction: the share held out as "val" where there is no official split.
+        seed: seed of the splits, the shuffles and the initial weights.
+        masks_dir: for the "folder" dataset: the masks folder (default: data_dir).
+        mask_suffix: for the "folder" dataset: what mask names add to image names.
+        jit_compile: XLA; None means on where a GPU is present.
+        precision: "float32", "mixed_float16" or "mixed_bfloat16".
+        strategy: "none", "mirrored" (all local devices) or "multiworker".
+        overwrite: replace a finished run in `out_dir` (or an unfinished one
+            with other settings) instead of refusing.
+        command: the command line to record; None records the `kerasseg
+            train` command equivalent to this call.
+        verbose: Keras verbosity ("auto" shows a progress bar).
+
+    Returns:
+        The dict `train` returns.
+
+    Example:
+    >>> from kerasseg.train import train_on_dataset
+    >>> result = train_on_dataset("unet", "ph2", "../shared/data", out_dir="runs/unet-ph2",
+    ...                           model_args={"filters": 16}, image_size=128,
+    ...                           epochs=40)  # doctest: +SKIP
+    """
+    import keras
+
+    from kerasseg.data.augment import Augmentation
+    from kerasseg.data.sources import source
+    from kerasseg.models import build_model
+
+    if strategy not in STRATEGIES:
+        raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    # Multi-worker collectives must be set up before any other TensorFlow work.
+    distribution = make_strategy(strategy)
+
+    def split(name):
+        return source(dataset, data_dir, name, val_fraction=val_fraction, seed=seed,
+                      mask_suffix=mask_suffix, masks_dir=masks_dir, mode=mask_mode)
+
+    train_source = split(train_split)
+    val_source = split(val_split) if val_split not in (None, "none") else None
+    given_args = dict(model_args or {})
+    model_args = dict(given_args)
+    model_args.setdefault("input_shape", (image_size, image_size, 3))
+    model_args.setdefault("num_classes", train_source.num_classes)
+    # Fail on a bad argument before reading any image.
+    try:
+        build_model(model, **model_args)
+    except TypeError as error:  # a value of the wrong type, deep in the builder
+        given = " ".join(f"--arg {name}={value!r}" for name, value in given_args.items())
+        raise ValueError(f"--model {model} cannot be built with {given or 'its defaults'}: "
+                         f"{error}") from None
+    # Replicas must agree on the number of steps: no ragged last batch across devices.
+    if strategy != "none" and len(train_source.records) < batch_size:
+        raise ValueError(
+            f"the {train_split} split has {len(train_source.records)} images, fewer than one "
+            f"batch of {batch_size}; --strategy {strategy} drops a last partial batch "
+            "(the replicas must agree on the steps), so there would be nothing to train on: "
+            "lower --batch-size")
+    train_data = train_source.dataset(image_size, batch_size=batch_size, shuffle=True,
+                                      augment=Augmentation() if augment else None, seed=seed,
+                                      drop_remainder=strategy != "none")
+    val_data = val_source and val_source.dataset(image_size, batch_size=batch_size)
+    if command is None:
+        command = _command_line(model, given_args, dataset, data_dir, out_dir, locals())
+    config = {
+        "command": command,
+        "model": model,
+        "model_args": {k: list(v) if isinstance(v, tuple) else v for k, v in model_args.items()},
+        "dataset": dataset, "mask_mode": train_source.mode, "data_dir": data_dir,
+        "image_size": image_size, "train_split": train_split,
+        "val_split": val_split if val_source else "none", "train_images": len(train_source.records),
+        "train_parts": train_source.parts, "val_parts": val_source.parts if val_source else {},
+        "val_images": len(val_source.records) if val_source else 0,
+        "val_fraction": val_fraction, "seed": seed, "batch_size": batch_size,
+        "augment": augment,
+    }
+    keras.utils.set_random_seed(seed)
+    return train(lambda: build_model(model, **model_args), train_data, val_data,
+                 out_dir=out_dir, epochs=epochs, loss=loss, num_classes=train_source.num_classes,
+                 learning_rate=learning_rate, schedule=schedule, early_stopping=early_stopping,
+                 jit_compile=jit_compile, precision=precision,
+                 strategy=distribution if strategy != "none" else None, config=config,
+                 overwrite=overwrite, verbose=verbose)
+
+
+def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
+    """The `kerasseg train` command that does what train_on_dataset(**settings) does."""
+    import inspect
+    import json
+    import shlex
+
+    words = ["kerasseg", "train", "--model", model]
+    for name, value in model_args.items():
+        words += ["--arg", f"{name}={value if isinstance(value, str) else json.dumps(value)}"]
+    words += ["--dataset", dataset, "--data-dir", data_dir]
+    defaults = inspect.signature(train_on_dataset).parameters
+    for name in ("image_size", "epochs", "batch_size", "loss", "learning_rate", "schedule",
+                 "early_stopping", "mask_mode", "train_split", "val_split", "val_fraction", "seed",
+                 "masks_dir", "mask_suffix", "precision", "strategy"):
+        value = settings[name]
+        if value != defaults[name].default:
+            words += [f"--{name.replace('_', '-')}", "none" if value is None else str(value)]
+    for name, flag in (("augment", "augment"), ("jit_compile", "xla")):
+        if settings[name] is not None and settings[name] != defaults[name].default:
+            words.append(f"--{flag}" if settings[name] else f"--no-{flag}")
+    return shlex.join(words + ["--out", out_dir])
+
+
 def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, loss="bce+dice",
           num_classes=1, learning_rate=1e-3, schedule="cosine", early_stopping=None,
           jit_compile=None, precision="float32", strategy=None, config=None, overwrite=False,
           verbose="auto"):
-    """Trains a segmentation model and writes a run folder (see the module doc).
+    """Trains a segmentation model and writes a run folder (see `kerasseg.run`).
 
     Args:
         model: a callable returning a fresh `keras.Model` (called inside the
@@ -113,31 +247,11 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
     ...     ph2.load("data/ph2", "val", 128, batch_size=8),
     ...     out_dir="runs/unet", epochs=40)  # doctest: +SKIP
     """
-    import keras
     import tensorflow as tf
 
-    from kerasseg import losses as klosses
-    from kerasseg import metrics as kmetrics
-    from kerasseg.models.blocks import outputs_logits
-    from kerasseg.viz import save_training_curves
-
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}")
-    if val_data is None and (schedule == "plateau" or early_stopping):
-        raise ValueError("the plateau schedule and early stopping watch validation Dice: "
-                         "give validation data")
-    if isinstance(model, keras.Model) and (strategy is not None or precision != "float32"):
-        raise ValueError("with a strategy or a mixed precision, pass a function that builds the "
-                         "model, so it is built in the strategy scope under that precision")
+    _check_settings(model, val_data, loss, epochs, precision, schedule, early_stopping, strategy)
     strategy = strategy or tf.distribute.get_strategy()
     jit_compile = default_jit_compile() if jit_compile is None else bool(jit_compile)
-    if isinstance(loss, str):
-        klosses.get(loss)  # an unknown loss name fails here, before any image is read
-
     # Everything is checked before the run folder is touched, so a mistake in
     # the command never costs an earlier run its files. Counting the batches
     # reads every image once (the pipelines cache them, so the first epoch
@@ -151,6 +265,78 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
     options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
     train_data = train_data.with_options(options)
     val_data = None if val_data is None else val_data.with_options(options)
+    built, loss_fn, metric_args = _compile(
+        model, strategy, precision, num_classes, loss, learning_rate,
+        schedule, epochs * steps_per_epoch, jit_compile)
+    run_config = {"epochs": epochs, "loss": loss if isinstance(loss, str) else type(loss).__name__,
+                  "num_classes": num_classes, "learning_rate": learning_rate,
+                  "schedule": schedule, "early_stopping": early_stopping,
+                  "jit_compile": jit_compile, "precision": precision,
+                  "replicas": strategy.num_replicas_in_sync, **(config or {})}
+
+    files = run.paths(out_dir)
+    created = not os.path.exists(out_dir)
+    lock = run.lock(out_dir)
+    try:
+        resumed_epoch, damaged = run.prepare(out_dir, files, run_config, overwrite)
+        try:
+            history, first_loss = _fit(built, strategy, train_data, val_data, resumed_epoch,
+                                       epochs, files, damaged, schedule, early_stopping, loss_fn,
+                                       metric_args, verbose, learning_rate)
+        except BaseException:
+            if run.completed_epochs(files["backup"]) == 0:
+                # A run folder with no completed epoch is not a run: leave no
+                # config.json behind to block the corrected command.
+                run.remove_files(files)
+            raise
+        warning = divergence(run.read_log(files["log.csv"])[resumed_epoch:], first_loss)
+        log = run.finish(files, diverged=warning is not None)
+    finally:
+        run.unlock(lock, out_dir, created)
+    return {
+        "history": log,
+        "out_dir": out_dir,
+        "best": files["best.keras"] if os.path.exists(files["best.keras"]) else None,
+        "last": files["last.keras"],
+        "epochs_run": len(history.epoch),
+        "warnings": [warning] if warning else [],
+    }
+
+
+def _check_settings(model, val_data, loss, epochs, precision, schedule, early_stopping, strategy):
+    """ValueError for a setting train() cannot run with, before any image is read."""
+    import keras
+
+    from kerasseg import losses as klosses
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {SCHEDULES}, got {schedule!r}")
+    if epochs < 1:
+        raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if val_data is None and (schedule == "plateau" or early_stopping):
+        raise ValueError("the plateau schedule and early stopping watch validation Dice: "
+                         "give validation data")
+    if isinstance(model, keras.Model) and (strategy is not None or precision != "float32"):
+        raise ValueError("with a strategy or a mixed precision, pass a function that builds the "
+                         "model, so it is built in the strategy scope under that precision")
+    if isinstance(loss, str):
+        klosses.get(loss)  # an unknown loss name fails here
+
+
+def _compile(model, strategy, precision, num_classes, loss, learning_rate, schedule, total_steps,
+             jit_compile):
+    """Builds the model (in the strategy scope, under the precision) and compiles it.
+
+    Returns (the model, its loss function, the Dice/IoU arguments).
+    """
+    import keras
+
+    from kerasseg import losses as klosses
+    from kerasseg import metrics as kmetrics
+    from kerasseg.models.blocks import outputs_logits
+
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
@@ -158,8 +344,7 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
             built = model() if callable(model) and not isinstance(model, keras.Model) else model
             _check_classes(built, num_classes)
             if schedule == "cosine":
-                rate = keras.optimizers.schedules.CosineDecay(learning_rate,
-                                                              epochs * steps_per_epoch)
+                rate = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
             else:
                 rate = learning_rate
             metric_args = {"num_classes": num_classes, "from_logits": outputs_logits(built)}
@@ -172,55 +357,10 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
             )
     finally:
         keras.config.set_dtype_policy(previous_policy)
-
-    paths = {name: os.path.join(out_dir, name) for name in
-             ("config.json", "best.keras", "last.keras", "log.csv", "tensorboard", "curves.png",
-              "backup")}
-    run_config = {"epochs": epochs, "loss": loss if isinstance(loss, str) else type(loss).__name__,
-                  "num_classes": num_classes, "learning_rate": learning_rate,
-                  "schedule": schedule, "early_stopping": early_stopping,
-                  "jit_compile": jit_compile, "precision": precision,
-                  "replicas": strategy.num_replicas_in_sync, **(config or {})}
-    created = not os.path.exists(out_dir)
-    lock = _lock_run_folder(out_dir)
-    try:
-        resumed_epoch, damaged = _prepare_out_dir(out_dir, paths, run_config, overwrite)
-        try:
-            history, first_loss = _fit(built, strategy, train_data, val_data, resumed_epoch,
-                                       epochs, paths, damaged, schedule, early_stopping, loss_fn,
-                                       metric_args, verbose, learning_rate)
-        except BaseException:
-            if backup_epoch(paths["backup"]) == 0:
-                # A run folder with no completed epoch is not a run: leave no
-                # config.json behind to block the corrected command.
-                _remove_run_files(paths)
-            raise
-        log = _read_log(paths["log.csv"])
-        if log:
-            save_training_curves(paths["curves.png"], log)
-        with open(paths["config.json"]) as f:
-            saved = json.load(f)
-        saved["finished"] = True
-        warning = divergence(log[resumed_epoch:], first_loss)
-        if warning:
-            saved["diverged"] = True
-        _write_json(paths["config.json"], saved)
-        import shutil
-
-        shutil.rmtree(paths["backup"], ignore_errors=True)  # finished: nothing to resume
-    finally:
-        _unlock_run_folder(lock, out_dir, created)
-    return {
-        "history": log,
-        "out_dir": out_dir,
-        "best": paths["best.keras"] if os.path.exists(paths["best.keras"]) else None,
-        "last": paths["last.keras"],
-        "epochs_run": len(history.epoch),
-        "warnings": [warning] if warning else [],
-    }
+    return built, loss_fn, metric_args
 
 
-def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, paths, damaged, schedule,
+def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, files, damaged, schedule,
          early_stopping, loss_fn, metric_args, verbose, learning_rate):
     """Runs the epochs with the run folder's callbacks; returns (Keras's History, the loss
     of this call's first batch)."""
@@ -228,22 +368,23 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, paths, da
     import tensorflow as tf
 
     guard = _stop_on_nan()
-    backup = _backup(paths["backup"], guard, resumed_epoch)
+    backup = run.backup_callback(files["backup"], guard, resumed_epoch)
     callbacks = [
         guard,  # first: it marks a non-finite epoch before anything saves it
-        _checkpoint(paths["last.keras"], guard),
+        run.checkpoint_callback(files["last.keras"], guard),
     ]
     if val_data is not None:
-        earlier = [row[MONITOR] for row in _read_log(paths["log.csv"]) if MONITOR in row]
+        earlier = [row[MONITOR] for row in run.read_log(files["log.csv"]) if MONITOR in row]
         # A damaged best.keras was removed on resume: the next epoch writes a new one.
         best = max(earlier) if earlier and "best.keras" not in damaged else -math.inf
-        callbacks.append(_checkpoint(paths["best.keras"], guard, monitor=MONITOR, best=best))
+        callbacks.append(run.checkpoint_callback(files["best.keras"], guard, monitor=MONITOR,
+                                                 best=best))
     callbacks += [
-        _csv_logger(paths["log.csv"], guard, append=resumed_epoch > 0),
+        run.log_callback(files["log.csv"], guard, append=resumed_epoch > 0),
         # After the models and the log: an epoch counts as done only once they
         # hold it, so a kill in between trains that epoch again.
         backup,
-        keras.callbacks.TensorBoard(paths["tensorboard"]),
+        keras.callbacks.TensorBoard(files["tensorboard"]),
     ]
     if schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max",
@@ -267,7 +408,7 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, paths, da
         if found is None:
             raise
         raise found from None
-    out_dir = os.path.dirname(paths["config.json"]) or "."
+    out_dir = os.path.dirname(files["config.json"]) or "."
     if guard.where:
         done = backup.saved_epoch
         if done:
@@ -283,7 +424,7 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, paths, da
             f"training stopped: {guard.describe()}. Lower the learning rate (it was "
             f"{learning_rate}), check the data for bad values, or use --precision float32. "
             + kept)
-    _repair_checkpoints(model, paths, val_data is not None)
+    run.repair_checkpoints(model, files, val_data is not None)
     return history, guard.first_loss
 
 
@@ -375,146 +516,6 @@ def _fit_multiworker(model, strategy, train_data, val_data, first_epoch, epochs,
     return history
 
 
-RUN_FILES = ("best.keras", "last.keras", "log.csv", "curves.png", "tensorboard", "backup")
-
-
-def _prepare_out_dir(out_dir, paths, run_config, overwrite):
-    """Checks the run folder and writes config.json; called with the folder locked.
-
-    Returns (epochs already done, 0 for a new run; the names of damaged
-    checkpoints removed for the resume to write again).
-    """
-    done = backup_epoch(paths["backup"])
-    if os.path.exists(paths["config.json"]):
-        with open(paths["config.json"]) as f:
-            existing = json.load(f)
-        finished = existing.pop("finished", False)
-        existing.pop("diverged", None)
-        if finished and not overwrite:
-            raise ValueError(f"{out_dir} holds a finished run; choose another output folder or "
-                             "overwrite it (--force)")
-        # The command line may differ in spelling (flag order); the settings may not.
-        changed = sorted(k for k in set(existing) | set(run_config)
-                         if k != "command" and existing.get(k) != run_config.get(k))
-        # A folder whose run never completed an epoch (a crash or a kill in the
-        # first one) holds nothing worth keeping: it is started again.
-        if not finished and changed and done and not overwrite:
-            raise ValueError(f"{out_dir} holds an unfinished run with different settings "
-                             f"({', '.join(changed)}); rerun it with the same settings to resume, "
-                             "start it over with these settings (--force), or choose another "
-                             "output folder")
-        if finished or changed or not done:
-            models = [name for name in ("best.keras", "last.keras") if os.path.exists(paths[name])]
-            if not finished and not done and models and not overwrite:
-                warnings.warn(f"{out_dir} holds an unfinished run with no state to resume from "
-                              f"(no completed epoch in backup/): starting over, replacing "
-                              f"{' and '.join(models)}", stacklevel=3)
-            _remove_run_files(paths, keep_config=True)
-            done = 0
-    else:
-        # Never mix a run into files kerasseg train did not write (or whose
-        # config.json is gone): --force replaces runs, nothing else.
-        foreign = [name for name in RUN_FILES if os.path.exists(paths[name])]
-        if foreign:
-            raise ValueError(f"{out_dir} holds {', '.join(foreign)} but no config.json: not a "
-                             "kerasseg run folder; choose another output folder")
-    _write_json(paths["config.json"], run_config)
-
-    damaged = []
-    if done:
-        # A resume repairs what an interrupted write (by an older version, or a
-        # full disk) left: an unreadable checkpoint is removed and written again.
-        for name in ("best.keras", "last.keras"):
-            if os.path.exists(paths[name]) and not _is_keras_file(paths[name]):
-                warnings.warn(f"{paths[name]} is damaged ({os.path.getsize(paths[name])} bytes, "
-                              "not a .keras archive); the resumed run writes it again",
-                              stacklevel=3)
-                os.remove(paths[name])
-                damaged.append(name)
-    for name in os.listdir(out_dir):
-        if name.startswith(".tmp-"):  # left by a kill during an atomic write
-            os.remove(os.path.join(out_dir, name))
-    # An epoch logged after the last backup is trained again: drop its row.
-    rows = _read_log(paths["log.csv"])
-    if done == 0 and os.path.exists(paths["log.csv"]):
-        os.remove(paths["log.csv"])
-    elif len(rows) > done:
-        _write_log(paths["log.csv"], rows[:done])
-    return done, damaged
-
-
-def _remove_run_files(paths, keep_config=False):
-    import shutil
-
-    for name in RUN_FILES + (() if keep_config else ("config.json",)):
-        path = paths[name]
-        if os.path.isdir(path):
-            shutil.rmtree(path, ignore_errors=True)
-        elif os.path.exists(path):
-            os.remove(path)
-
-
-def backup_epoch(backup_dir):
-    """The epochs completed by the run whose resume state is in `backup_dir` (0 if none)."""
-    metadata = os.path.join(backup_dir, "training_metadata.json")
-    if not os.path.exists(metadata):
-        return 0
-    with open(metadata) as f:
-        return int(json.load(f)["epoch"])
-
-
-def _is_keras_file(path):
-    import zipfile
-
-    return os.path.isfile(path) and zipfile.is_zipfile(path)
-
-
-def _lock_run_folder(out_dir):
-    """Creates `out_dir` and locks it for this process; ValueError if another holds it.
-
-    The lock (flock on out_dir/.lock) dies with its process, so a killed run
-    never leaves its folder locked. Where fcntl is missing (Windows) there is
-    no lock.
-    """
-    try:
-        import fcntl
-    except ImportError:
-        os.makedirs(out_dir, exist_ok=True)
-        return None
-    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
-        raise ValueError(f"--out {out_dir}: is a file, not a run folder")
-    os.makedirs(out_dir, exist_ok=True)
-    path = os.path.join(out_dir, ".lock")
-    handle = open(path, "a+")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip()
-        handle.close()
-        hint = (" (with --strategy multiworker, give each worker its own --out)"
-                if "TF_CONFIG" in os.environ else "")
-        raise ValueError(f"{out_dir} is in use by another kerasseg train"
-                         + (f" (process {holder})" if holder else "")
-                         + f"; wait for it to end or choose another output folder{hint}") from None
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
-    return handle
-
-
-def _unlock_run_folder(handle, out_dir, created):
-    """Releases the lock; removes the folder again if this call created it and left it empty."""
-    lock_path = os.path.join(out_dir, ".lock")
-    if created and os.path.isdir(out_dir) and set(os.listdir(out_dir)) <= {".lock"}:
-        if os.path.exists(lock_path):
-            os.remove(lock_path)
-        os.rmdir(out_dir)
-    if handle is not None:
-        handle.close()  # closing releases the flock
-
-
 def _check_classes(model, num_classes):
     channels = model.output_shape[-1]
     if channels != num_classes:
@@ -550,139 +551,11 @@ def divergence(log, first_loss=None):
     return None
 
 
-def _save_atomically(save, path):
-    """Calls save(temporary path) beside `path`, then renames it into place.
-
-    A kill mid-write leaves the previous file whole (and a .tmp- file the next
-    resume removes), never a truncated one.
-    """
-    import tempfile
-
-    directory = os.path.dirname(os.path.abspath(path))
-    name = os.path.basename(path)
-    # Keras infers the format from the name's ending, so the temporary keeps it.
-    suffix = ".weights.h5" if name.endswith(".weights.h5") else os.path.splitext(name)[1]
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=suffix)
-    os.close(handle)
-    try:
-        save(temporary)
-        with open(temporary, "rb") as f:
-            os.fsync(f.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
-
-
 def _weights_finite(model):
     from keras import ops
 
     return all(bool(ops.all(ops.isfinite(variable.value))) for variable in model.weights
                if "float" in str(variable.dtype))
-
-
-def _repair_checkpoints(model, paths, has_validation):
-    """After the epochs: a last.keras (or best.keras) a resume could not rewrite is written now.
-
-    A resume with no epochs left trains nothing, so a checkpoint removed as
-    damaged is written here from the restored weights, those of the last
-    completed epoch: last.keras exactly; best.keras when that epoch was the best.
-    """
-    if not _is_keras_file(paths["last.keras"]):
-        _save_atomically(model.save, paths["last.keras"])
-    if has_validation and not _is_keras_file(paths["best.keras"]):
-        log = _read_log(paths["log.csv"])
-        scores = [row.get(MONITOR, -math.inf) for row in log]
-        if scores and scores[-1] == max(scores):
-            _save_atomically(model.save, paths["best.keras"])
-        else:
-            warnings.warn(f"{paths['best.keras']} was damaged and its epoch cannot be recovered; "
-                          "last.keras holds the final model", stacklevel=3)
-
-
-def _checkpoint(path, guard, monitor=None, best=-math.inf):
-    """A callback writing the model to `path` atomically at each finite epoch's end.
-
-    With `monitor`, only when that log value beats the best so far (higher is better).
-    """
-    import keras
-
-    class Checkpoint(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.best = best
-
-        def on_epoch_end(self, epoch, logs=None):
-            if guard.where:
-                return
-            if monitor:
-                value = (logs or {}).get(monitor)
-                if value is None or not math.isfinite(float(value)) or float(value) <= self.best:
-                    return
-                self.best = float(value)
-            _save_atomically(self.model.save, path)
-
-    return Checkpoint()
-
-
-def _backup(folder, guard, done):
-    """The resume state: weights and optimizer after each finite epoch, written atomically.
-
-    Keras's BackupAndRestore writes in place (a kill mid-write leaves a
-    damaged state) and deletes the state whenever training ends, a NaN stop
-    included; this one keeps the last good epoch. The weights go to a file
-    named by epoch, then training_metadata.json names it: that write is the
-    commit, so the two always agree.
-    """
-    import keras
-
-    metadata = os.path.join(folder, "training_metadata.json")
-
-    class Backup(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.saved_epoch = done
-
-        def on_train_begin(self, logs=None):
-            if not os.path.exists(metadata):
-                return
-            with open(metadata) as f:
-                state = json.load(f)
-            weights = os.path.join(folder, state.get("weights", "latest.weights.h5"))
-            if self.model.optimizer is not None and not self.model.optimizer.built:
-                self.model.optimizer.build(self.model.trainable_variables)
-            try:
-                self.model.load_weights(weights)
-            except Exception as error:  # noqa: BLE001 (h5py and Keras raise several types)
-                raise ValueError(f"{weights}: the resume state is damaged ({error}); start the run "
-                                 "over (--force)") from error
-
-        def on_epoch_end(self, epoch, logs=None):
-            if guard.where:
-                return
-            os.makedirs(folder, exist_ok=True)
-            name = f"epoch-{epoch + 1:04d}.weights.h5"
-            _save_atomically(self.model.save_weights, os.path.join(folder, name))
-            _write_json(metadata, {"epoch": epoch + 1, "weights": name})
-            for old in os.listdir(folder):
-                if old.endswith(".weights.h5") and old != name:
-                    os.remove(os.path.join(folder, old))
-            self.saved_epoch = epoch + 1
-
-    return Backup()
-
-
-def _csv_logger(path, guard, append):
-    """Keras's CSVLogger, leaving out an epoch that ended non-finite (it is not kept)."""
-    import keras
-
-    class Logger(keras.callbacks.CSVLogger):
-        def on_epoch_end(self, epoch, logs=None):
-            if not guard.where:
-                super().on_epoch_end(epoch, logs)
-
-    return Logger(path, append=append)
 
 
 def _count_batches(dataset, name="training"):
@@ -705,29 +578,6 @@ def _count_batches(dataset, name="training"):
         raise ValueError(f"the {name} dataset yields no batch (is it empty, or smaller than one "
                          "batch with drop_remainder?)")
     return count
-
-
-def _read_log(path):
-    if not os.path.exists(path):
-        return []
-    with open(path, newline="") as f:
-        return [{k: float(v) for k, v in row.items() if v not in ("", None, "NA")}
-                for row in csv.DictReader(f)]
-
-
-def _write_log(path, rows):
-    with open(path, "w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]) if rows else ["epoch"])
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: (int(v) if k == "epoch" else v) for k, v in row.items()})
-
-
-def _write_json(path, data):
-    temporary = f"{path}.tmp"
-    with open(temporary, "w") as f:
-        json.dump(data, f, indent=2, sort_keys=True)
-    os.replace(temporary, path)
 
 
 def _stop_on_nan():

@@ -197,7 +197,7 @@ def test_case04_checkpoints_are_written_atomically_and_a_resume_repairs_them(
     import keras
 
     from kerasseg.saving import load_keras_model
-    from kerasseg.train import backup_epoch
+    from kerasseg.run import completed_epochs
 
     images, masks = ph2_pairs
     out = tmp_path / "run"
@@ -220,7 +220,7 @@ def test_case04_checkpoints_are_written_atomically_and_a_resume_repairs_them(
     assert (out / "last.keras").read_bytes() == kept["last.keras"]  # the old file, whole
     assert zipfile.is_zipfile(out / "last.keras") and zipfile.is_zipfile(out / "best.keras")
     assert not [name for name in os.listdir(out) if name.startswith(".tmp-")]
-    assert backup_epoch(str(out / "backup")) == 1
+    assert completed_epochs(str(out / "backup")) == 1
     assert "finished" not in json.loads((out / "config.json").read_text())
 
     # What a kill left with earlier versions (Keras wrote in place): a 0-byte best.keras.
@@ -244,8 +244,8 @@ def test_case05_a_second_train_on_the_same_folder_is_refused(ph2_pairs, finished
     shutil.copytree(finished_run, out)
     before = _snapshot(out)
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom kerasseg.train import _lock_run_folder\n"
-         f"lock = _lock_run_folder({str(out)!r})\nprint('locked', flush=True)\ntime.sleep(300)\n"],
+        [sys.executable, "-c", "import sys, time\nfrom kerasseg.run import lock\n"
+         f"handle = lock({str(out)!r})\nprint('locked', flush=True)\ntime.sleep(300)\n"],
         cwd=REPO, stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -269,7 +269,8 @@ def test_case06_nan_keeps_only_finite_models_and_the_corrected_command_runs(
     from kerasseg.data.sources import source
     from kerasseg.models import build_model
     from kerasseg.saving import load_keras_model
-    from kerasseg.train import NaNLossError, backup_epoch, train
+    from kerasseg.run import completed_epochs
+    from kerasseg.train import NaNLossError, train
 
     images, masks = ph2_pairs
     # From the command line: the rate explodes in the first epoch; nothing is kept.
@@ -308,7 +309,7 @@ def test_case06_nan_keeps_only_finite_models_and_the_corrected_command_runs(
         assert (run / name).read_bytes() == content
         weights = load_keras_model(str(run / name)).get_weights()
         assert all(np.isfinite(w).all() for w in weights)
-    assert backup_epoch(str(run / "backup")) == 1  # the resume state survived
+    assert completed_epochs(str(run / "backup")) == 1  # the resume state survived
     assert len((run / "log.csv").read_text().splitlines()) == 2  # header + epoch 1, no NaN row
 
     # The corrected command: refused with the way out named, then run with it.

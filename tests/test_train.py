@@ -169,3 +169,24 @@ def test_train_and_evaluate_on_a_folder_of_images_and_masks(data_root, tmp_path)
                              str(out / "last.keras"), *data, "--split", "val"],
                             capture_output=True, text=True, cwd=REPO)
     assert scored.returncode == 0 and "4 images" in scored.stdout, scored.stderr[-2000:]
+
+
+def test_a_run_started_from_python_is_the_run_the_command_line_writes(data_root, tmp_path):
+    import shlex
+
+    from kerasseg.cli import main
+    from kerasseg.run import read_config
+    from kerasseg.train import train_on_dataset
+
+    python_run, cli_run = tmp_path / "python", tmp_path / "cli"
+    train_on_dataset("unet", "ph2", data_root, out_dir=str(python_run),
+                     model_args={"filters": 4, "depth": 2}, image_size=32, epochs=1,
+                     batch_size=16, learning_rate=3e-3, verbose=0)
+    config = read_config(str(python_run))  # finished, so zoo/publish.py takes it
+    # What it records is the command line that runs it again.
+    words = shlex.split(config["command"])
+    assert words[:2] == ["kerasseg", "train"] and words[-2:] == ["--out", str(python_run)]
+    assert main(words[1:-2] + ["--out", str(cli_run)]) == 0
+    from_cli = read_config(str(cli_run))
+    assert {k: v for k, v in from_cli.items() if k != "command"} == \
+        {k: v for k, v in config.items() if k != "command"}

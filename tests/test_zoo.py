@@ -147,3 +147,30 @@ def test_export_command_takes_a_zoo_name_and_its_labels(data_root, tmp_path):
     assert json.loads((tmp_path / "mobile.json").read_text())["labels"] == ["skin", "lesion"]
     report = json.loads((tmp_path / "mobile.report.json").read_text())
     assert abs(report["fidelity"]["dice_tflite"] - report["fidelity"]["dice_keras"]) <= 0.01
+
+
+def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tmp_path):
+    from kerasseg.run import CONFIG
+    from kerasseg.train import train_on_dataset
+
+    run = tmp_path / "run"
+    train_on_dataset("unet", "ph2", data_root, out_dir=str(run), image_size=32, epochs=1,
+                     model_args={"filters": 4, "depth": 2}, batch_size=16, verbose=0)
+    zoo_dir = str(tmp_path / "zoo")
+    card = zoo.publish("tiny-ph2", str(run), data_root, "a tiny test U-Net", ["skin", "lesion"],
+                       zoo_dir)
+    assert zoo.names(zoo_dir) == ["tiny-ph2"] and zoo.card("tiny-ph2", zoo_dir) == card
+    assert card["metrics"]["images"] == 32 and card["dataset"]["train_images"] == 128
+    assert card["training"]["command"].startswith("kerasseg train --model unet --arg filters=4")
+    assert set(card["tflite"]) == {"float16", "int8"}
+    assert "tiny-ph2: a tiny test U-Net" in zoo.describe("tiny-ph2", zoo_dir)
+    assert zoo.load("tiny-ph2", zoo_dir).output_shape == (None, 32, 32, 1)
+    assert os.path.isfile(zoo.tflite("tiny-ph2", "int8", zoo_dir))
+
+    # An unfinished run is refused before anything is written.
+    config = json.loads((run / CONFIG).read_text())
+    config["finished"] = False
+    (run / CONFIG).write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="not finished"):
+        zoo.publish("other-ph2", str(run), data_root, "", ["skin", "lesion"], zoo_dir)
+    assert zoo.names(zoo_dir) == ["tiny-ph2"]
