@@ -34,9 +34,10 @@ def _data_check(args):
     import json
 
     from kerasseg.data.check import check, format_report
+    from kerasseg.evaluate import check_output_file
 
     if args.report:
-        _check_output_file("--report", args.report)  # before reading the whole dataset
+        check_output_file("--report", args.report)  # before reading the whole dataset
     report = check(args.dataset, args.root, masks_dir=args.masks, mask_suffix=args.mask_suffix)
     print(format_report(report))
     if args.report:
@@ -70,49 +71,17 @@ def _train(args):
 
 def _evaluate(args):
     from kerasseg import evaluate
-    from kerasseg.data.sources import source
-    from kerasseg.segmenter import load
 
-    # Options and outputs first: nothing fails after the whole evaluation has run.
-    if args.instances and args.dataset != "pennfudan":
-        raise ValueError(f"--instances needs instance ids, which only --dataset pennfudan has "
-                         f"(not {args.dataset})")
-    for option, path in (("--report", args.report), ("--plot", args.plot)):
-        if path:
-            _check_output_file(option, path)
-    data = source(args.dataset, args.data_dir, args.split, val_fraction=args.val_fraction,
-                  seed=args.seed, mask_suffix=args.mask_suffix, masks_dir=args.masks_dir,
-                  mode=args.mask_mode)
-    segmenter = load(args.model, image_size=args.image_size)
-    if args.instances and segmenter.num_classes != 1:
-        raise ValueError(f"--instances needs a binary model; {args.model} predicts "
-                         f"{segmenter.num_classes} classes")
-    report = evaluate.evaluate(segmenter, data.records, data.mask_reader, tta=args.tta,
-                               threshold=args.threshold, allowed_values=data.allowed_values)
-    report.update(dataset=args.dataset, split=args.split, data_dir=args.data_dir,
-                  class_names=list(data.class_names))
-    if args.instances:
-        from kerasseg.data import pennfudan
-
-        report["instances"] = evaluate.evaluate_instances(
-            segmenter, data.records, pennfudan.mask_reader("instances"), threshold=args.threshold)
+    report = evaluate.evaluate_dataset(
+        args.model, args.dataset, args.data_dir, split=args.split, val_fraction=args.val_fraction,
+        seed=args.seed, mask_mode=args.mask_mode, masks_dir=args.masks_dir,
+        mask_suffix=args.mask_suffix, image_size=args.image_size, tta=args.tta,
+        threshold=args.threshold, instances=args.instances, report_path=args.report,
+        plot_path=args.plot)
     print(evaluate.markdown(report, f"{args.model} on {args.dataset} {args.split}"))
-    if args.instances:
-        found = report["instances"]
-        print(f"instances (connected components, IoU >= {found['iou_threshold']}): "
-              f"{found['matched']}/{found['true']} true matched, precision {found['precision']:.3f}, "
-              f"recall {found['recall']:.3f}, mean matched IoU per true instance "
-              f"{found['mean_iou']:.3f}")
-    if args.report:
-        evaluate.write_report(report, args.report)
-        print(f"wrote {args.report}")
-    if args.plot:
-        from kerasseg.viz import save_score_distribution
-
-        save_score_distribution(args.plot, [i["original"]["dice"] for i in report["per_image"]],
-                                groups=[str(i["group"]) for i in report["per_image"]]
-                                if report.get("per_group") else None)
-        print(f"wrote {args.plot}")
+    for path in (args.report, args.plot):
+        if path:
+            print(f"wrote {path}")
     return 0
 
 
@@ -373,23 +342,6 @@ def _dataset_spec(text):
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
     return text
-
-
-def _check_output_file(option, path):
-    """ValueError unless `path` can be written: its folder exists and takes files, and it is
-    not itself a folder."""
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise ValueError(f"{option} {path}: is a folder; give a file name")
-    if not os.path.isdir(folder):
-        raise ValueError(f"{option} {path}: the folder {folder} does not exist")
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise ValueError(f"{option} {path}: cannot write in {folder} ({error.strerror})") from None
 
 
 def _threshold(text):

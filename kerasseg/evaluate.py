@@ -8,6 +8,7 @@ multi-class masks average the scores of the foreground classes 1..C-1.
 
 import concurrent.futures
 import json
+import os
 
 import numpy as np
 from PIL import Image
@@ -140,6 +141,76 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
     return report
 
 
+def evaluate_dataset(model, dataset, data_dir, split="val", val_fraction=0.2, seed=0,
+                     mask_mode=None, masks_dir=None, mask_suffix="", image_size=256, tta=False,
+                     threshold=0.5, instances=False, report_path=None, plot_path=None,
+                     progress=True):
+    """Scores a model on a registered dataset's split: what `kerasseg evaluate` runs.
+
+    Options and output paths are checked first, so nothing fails after the
+    whole evaluation has run.
+
+    Args:
+        model: a `.keras` or `.tflite` file, a zoo name or "classic:METHOD".
+        dataset: a dataset name or mixture (see `kerasseg.data.sources.source`).
+        data_dir: the dataset folder, or a folder holding one named after it.
+        split: "train", "val", "test" or "all".
+        val_fraction, seed: how "val" is drawn where there is no official split.
+        mask_mode: how masks are read (e.g. "parts" for CCP); None for the default.
+        masks_dir, mask_suffix: for the "folder" dataset.
+        image_size: size to run at when the model has no fixed input size.
+        tta: average over flipped copies.
+        threshold: foreground probability threshold (binary models).
+        instances: also score connected components as instances (Penn-Fudan).
+        report_path: write the full report (per image too) as JSON here.
+        plot_path: write a PNG of the per-image Dice distribution here.
+        progress: show a progress bar on stderr.
+
+    Returns:
+        The report dict of `evaluate`, with "dataset", "split", "data_dir",
+        "class_names" and, with `instances`, "instances".
+
+    Example:
+    >>> report = evaluate_dataset("unet-ph2", "ph2", "../shared/data")  # doctest: +SKIP
+    >>> round(report["dice"], 2)  # doctest: +SKIP
+    0.94
+    """
+    from kerasseg.data.sources import source
+    from kerasseg.segmenter import load
+
+    if instances and dataset != "pennfudan":
+        raise ValueError(f"--instances needs instance ids, which only --dataset pennfudan has "
+                         f"(not {dataset})")
+    for option, path in (("--report", report_path), ("--plot", plot_path)):
+        if path:
+            check_output_file(option, path)
+    data = source(dataset, data_dir, split, val_fraction=val_fraction, seed=seed,
+                  mask_suffix=mask_suffix, masks_dir=masks_dir, mode=mask_mode)
+    segmenter = load(model, image_size=image_size)
+    if instances and segmenter.num_classes != 1:
+        raise ValueError(f"--instances needs a binary model; {model} predicts "
+                         f"{segmenter.num_classes} classes")
+    report = evaluate(segmenter, data.records, data.mask_reader, tta=tta, threshold=threshold,
+                      allowed_values=data.allowed_values, progress=progress)
+    report.update(dataset=dataset, split=split, data_dir=data_dir,
+                  class_names=list(data.class_names))
+    if instances:
+        from kerasseg.data import pennfudan
+
+        report["instances"] = evaluate_instances(
+            segmenter, data.records, pennfudan.mask_reader("instances"), threshold=threshold,
+            progress=progress)
+    if report_path:
+        write_report(report, report_path)
+    if plot_path:
+        from kerasseg.viz import save_score_distribution
+
+        save_score_distribution(plot_path, [i["original"]["dice"] for i in report["per_image"]],
+                                groups=[str(i["group"]) for i in report["per_image"]]
+                                if report.get("per_group") else None)
+    return report
+
+
 def confusion_matrix(truth, prediction, num_classes):
     """(num_classes, num_classes) pixel counts: rows are truth, columns predictions.
 
@@ -175,6 +246,23 @@ def class_report(confusion):
             "confusion": [[round(float(v), 4) for v in row] for row in rows],
             "worst_confusion": {"truth": int(truth), "prediction": int(prediction),
                                 "share": round(float(off[truth, prediction]), 4)}}
+
+
+def check_output_file(option, path):
+    """ValueError unless `path` can be written: its folder exists and takes files, and it is
+    not itself a folder."""
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise ValueError(f"{option} {path}: is a folder; give a file name")
+    if not os.path.isdir(folder):
+        raise ValueError(f"{option} {path}: the folder {folder} does not exist")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise ValueError(f"{option} {path}: cannot write in {folder} ({error.strerror})") from None
 
 
 def check_threshold(threshold):
@@ -241,6 +329,12 @@ def markdown(report, title=None):
         lines += [f"| mean | {classes['mean_iou']:.4f} |", "",
                   f"Most confused: {worst['share']:.1%} of {names[worst['truth']]} pixels "
                   f"predicted as {names[worst['prediction']]}."]
+    if report.get("instances"):
+        found = report["instances"]
+        lines += ["", f"Instances (connected components, IoU >= {found['iou_threshold']}): "
+                      f"{found['matched']}/{found['true']} true matched, precision "
+                      f"{found['precision']:.3f}, recall {found['recall']:.3f}, mean matched IoU "
+                      f"per true instance {found['mean_iou']:.3f}."]
     if report.get("per_group"):
         lines += ["", "| group | images | Dice | IoU |", "|---|---|---|---|"]
         for group, summary in report["per_group"].items():
