@@ -406,7 +406,7 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
     Returns:
         The report dict (also written to `<stem>.report.json`).
     """
-    from kerasseg.litert import sidecar_path
+    from kerasseg.litert import sidecar, sidecar_path
 
     # --force replaces the file, its sidecar and its report only where kerasseg wrote them.
     check_outputs("tflite", out_path, force)
@@ -421,25 +421,12 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
 
     data = convert_tflite(model, quantize, representative, int8_io)
     height, width = input_size(model)
-    sidecar = {
-        "format": "kerasseg-tflite/2",
-        "model": source_name or model.name,
-        "input": {"height": height, "width": width, "channels": 3, "color": "RGB",
-                  "scale": 1 / 255, "offset": 0.0,
-                  "note": "model input = pixel * scale + offset; a quantized input's own "
-                          "scale and zero point apply on top"},
-        "output": {"kind": "probabilities",
-                   "channels": expected,
-                   "binary": channels == 1,
-                   "decode": ("argmax = class id; channel 1 is the foreground probability"
-                              if channels == 1 else "argmax = class id")},
-        "labels": labels,
-        "quantize": quantize,
-    }
+    meta = sidecar(source_name or model.name, height, width, labels, quantize,
+                   binary=channels == 1)
     # The sidecar goes first: a .tflite file is never there without it.
-    _atomic_write_json(sidecar_path(out_path), sidecar)
+    _atomic_write_json(sidecar_path(out_path), meta)
     _atomic_write_bytes(out_path, data)
-    report = {"file": os.path.basename(out_path), "model": sidecar["model"], "quantize": quantize,
+    report = {"file": os.path.basename(out_path), "model": meta["model"], "quantize": quantize,
               "bytes": len(data), "input": [height, width], "params": int(model.count_params())}
     if fidelity_data is not None:
         report["fidelity"] = {

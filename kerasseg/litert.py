@@ -16,9 +16,37 @@ import numpy as np
 from PIL import Image
 
 
+SIDECAR_FORMAT = "kerasseg-tflite/2"
+
+
 def sidecar_path(model_path):
     """`unet.tflite` -> `unet.json`: the normalisation and labels written at export."""
     return os.path.splitext(model_path)[0] + ".json"
+
+
+def sidecar(model_name, height, width, labels, quantize, binary):
+    """The sidecar JSON of an exported file, as a dict: the input/output contract.
+
+    Input: RGB, resized to (height, width), pixel * scale + offset (a quantized
+    input's own scale and zero point apply on top). Output: probabilities, one
+    channel per label; a binary model's file holds [background, foreground],
+    so that argmax is the class id (what MediaPipe Tasks reports).
+    """
+    return {
+        "format": SIDECAR_FORMAT,
+        "model": model_name,
+        "input": {"height": height, "width": width, "channels": 3, "color": "RGB",
+                  "scale": 1 / 255, "offset": 0.0,
+                  "note": "model input = pixel * scale + offset; a quantized input's own "
+                          "scale and zero point apply on top"},
+        "output": {"kind": "probabilities",
+                   "channels": len(labels),
+                   "binary": binary,
+                   "decode": ("argmax = class id; channel 1 is the foreground probability"
+                              if binary else "argmax = class id")},
+        "labels": list(labels),
+        "quantize": quantize,
+    }
 
 
 class TFLiteSegmenter:
