@@ -10,7 +10,8 @@ foreground above 0.5), same interpreter, latency in the same run on the same CPU
 
 Usage:
     pip download mediapipe==0.10.14 --no-deps -d wheels/     # once
-    python benchmarks/person_vs_mediapipe.py --mediapipe-wheel wheels/mediapipe-0.10.14-*.whl
+    python benchmarks/person_vs_mediapipe.py --mediapipe-wheel wheels/mediapipe-0.10.14-*.whl \
+        [--models person person-lite]
 Targets (issue 11): person's IoU above MediaPipe's on both sets, >= 0.93 on CCP and >= 0.80
 on Penn-Fudan; int8 file <= 1.5 MB; 1-thread int8 latency <= 2x MediaPipe's square model.
 """
@@ -73,7 +74,8 @@ def main():
     parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..",
                                                        "shared", "data"))
     parser.add_argument("--mediapipe-wheel", help="the mediapipe==0.10.14 wheel (a glob is fine)")
-    parser.add_argument("--model", default="person", help="the zoo model (default: person)")
+    parser.add_argument("--models", nargs="+", default=["person"],
+                        help="zoo models to measure (default: person)")
     parser.add_argument("--split", default="val", help="split of each dataset (default: val)")
     parser.add_argument("--runs", type=int, default=50, help="latency runs (default: 50)")
     args = parser.parse_args()
@@ -91,7 +93,7 @@ def main():
         if not matches:
             raise SystemExit(f"no file matches {args.mediapipe_wheel}")
         wheel = matches[-1]
-    card = zoo.card(args.model)
+    card = zoo.card(args.models[0])  # the zoo's person models share one split
     datasets = {name: source(name, args.data, args.split,
                              val_fraction=card["dataset"]["val_fraction"],
                              seed=card["dataset"]["split_seed"]) for name in ("ccp", "pennfudan")}
@@ -99,11 +101,12 @@ def main():
     with tempfile.TemporaryDirectory() as scratch:
         candidates = [(f"MediaPipe selfie, {label}", path, _MediaPipeSelfie(path))
                       for label, path in _mediapipe_files(wheel, scratch).items()]
-        for variant in ("int8", "float16"):
-            path = zoo.tflite(args.model, variant)
-            candidates.append((f"{args.model}, {variant} TFLite", path, TFLiteSegmenter(path)))
-        candidates.append((f"{args.model}, Keras float32", None,
-                           KerasSegmenter(zoo.load(args.model), name=args.model)))
+        for name in args.models:
+            for variant in ("int8", "float16"):
+                path = zoo.tflite(name, variant)
+                candidates.append((f"{name}, {variant} TFLite", path, TFLiteSegmenter(path)))
+            candidates.append((f"{name}, Keras float32", None,
+                               KerasSegmenter(zoo.load(name), name=name)))
         for label, path, segmenter in candidates:
             scores = []
             for data in datasets.values():

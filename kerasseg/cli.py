@@ -344,11 +344,15 @@ def _dataset_spec(text):
     return text
 
 
-def _threshold(text):
+def _number(text):
     try:
-        value = float(text)
+        return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def _threshold(text):
+    value = _number(text)
     if not 0.0 < value < 1.0:  # NaN fails this too
         raise argparse.ArgumentTypeError(
             f"expected a probability between 0 and 1 (exclusive), got {text}: nothing or "
@@ -357,10 +361,7 @@ def _threshold(text):
 
 
 def _fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    value = _number(text)
     if not 0.0 <= value < 1.0:
         raise argparse.ArgumentTypeError(f"expected a share from 0 up to (not including) 1, "
                                          f"got {text}")
