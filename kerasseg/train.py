@@ -239,12 +239,11 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
         (epochs trained by this call), "warnings" (e.g. the run diverged).
 
     Example:
-    >>> from kerasseg import train, unet
-    >>> from kerasseg.data import ph2
+    >>> from kerasseg import data, train, unet
     >>> result = train.train(
     ...     lambda: unet((128, 128, 3), filters=16),
-    ...     ph2.load("data/ph2", "train", 128, batch_size=8),
-    ...     ph2.load("data/ph2", "val", 128, batch_size=8),
+    ...     data.load("ph2", "../shared/data", "train", 128, batch_size=8, shuffle=True),
+    ...     data.load("ph2", "../shared/data", "val", 128, batch_size=8),
     ...     out_dir="runs/unet", epochs=40)  # doctest: +SKIP
     """
     import tensorflow as tf
