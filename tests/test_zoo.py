@@ -150,6 +150,7 @@ def test_export_command_takes_a_zoo_name_and_its_labels(data_root, tmp_path):
 
 
 def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tmp_path):
+    from kerasseg.publish import publish
     from kerasseg.run import CONFIG
     from kerasseg.train import train_on_dataset
 
@@ -157,8 +158,8 @@ def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tm
     train_on_dataset("unet", "ph2", data_root, out_dir=str(run), image_size=32, epochs=1,
                      model_args={"filters": 4, "depth": 2}, batch_size=16, verbose=0)
     zoo_dir = str(tmp_path / "zoo")
-    card = zoo.publish("tiny-ph2", str(run), data_root, "a tiny test U-Net", ["skin", "lesion"],
-                       zoo_dir)
+    card = publish("tiny-ph2", str(run), data_root, "a tiny test U-Net", ["skin", "lesion"],
+                   zoo_dir)
     assert zoo.names(zoo_dir) == ["tiny-ph2"] and zoo.card("tiny-ph2", zoo_dir) == card
     assert card["metrics"]["images"] == 32 and card["dataset"]["train_images"] == 128
     assert card["training"]["command"].startswith("kerasseg train --model unet --arg filters=4")
@@ -172,5 +173,5 @@ def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tm
     config["finished"] = False
     (run / CONFIG).write_text(json.dumps(config))
     with pytest.raises(ValueError, match="not finished"):
-        zoo.publish("other-ph2", str(run), data_root, "", ["skin", "lesion"], zoo_dir)
+        publish("other-ph2", str(run), data_root, "", ["skin", "lesion"], zoo_dir)
     assert zoo.names(zoo_dir) == ["tiny-ph2"]

@@ -7,7 +7,7 @@
     python zoo/publish.py --readme        # regenerate the README's zoo table from the cards
 
 Writes zoo/NAME/ (model.keras, the TFLite files with their sidecars, card.json) through
-`kerasseg.zoo.publish`, which owns the card and says what it holds. Every number is
+`kerasseg.publish`, which measures what the card (`kerasseg.zoo`) holds. Every number is
 measured here, now.
 """
 
@@ -55,25 +55,25 @@ def main():
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     sys.path.insert(0, REPO)
-    from kerasseg import zoo
+    from kerasseg import publish, zoo
 
     try:
         if args.latency:
             for name in [args.name] if args.name else zoo.names(ZOO):
-                zoo.remeasure_latency([name], ZOO)
+                publish.remeasure_latency([name], ZOO)
                 for variant, entry in zoo.card(name, ZOO)["tflite"].items():
                     print(f"{name} {variant}: {entry['latency_ms']} ms on {entry['latency_cpu']}")
         elif args.name and args.reexport:
             if not args.data_dir:
                 parser.error("--reexport needs --data-dir")
-            card = zoo.reexport(args.name, args.data_dir, ZOO, args.calibration_split)
+            card = publish.reexport(args.name, args.data_dir, ZOO, args.calibration_split)
             print(json.dumps({k: v["fidelity"] for k, v in card["tflite"].items()}, indent=2))
         elif args.name:
             if not (args.run and args.data_dir):
                 parser.error("publishing needs --run and --data-dir")
-            card = zoo.publish(args.name, args.run, args.data_dir, args.title,
-                               args.labels.split(","), ZOO, args.eval_split,
-                               args.calibration_split, args.description)
+            card = publish.publish(args.name, args.run, args.data_dir, args.title,
+                                   args.labels.split(","), ZOO, args.eval_split,
+                                   args.calibration_split, args.description)
             print(json.dumps({k: card[k] for k in ("name", "params", "metrics")}, indent=2))
     except ValueError as error:
         raise SystemExit(f"publish.py: {error}") from None
