@@ -12,7 +12,6 @@ import pytest
 from kerasseg import deeplabv3plus, efficientnet_lite, unet
 from kerasseg.models import efficientnet as enet
 from kerasseg.models.torch_weights import LEGACY_MAGIC, TorchWeightsError, read_state_dict
-from tests.models.helpers import assert_round_trip
 
 # ImageNet classes: 281-285 domestic cats, 151-268 dogs.
 CATS, DOGS = range(281, 286), range(151, 269)
@@ -248,14 +247,3 @@ def test_keras_weights_file_loads(tmp_path):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
     with pytest.raises(ValueError, match="is not a file"):
         efficientnet_lite("lite0", weights=str(tmp_path / "nothing.h5"))
-
-
-@pytest.mark.parametrize("backbone", ["efficientnet_lite0", "efficientnet_lite1"])
-def test_unet_and_deeplab_build_on_each_variant(backbone, tmp_path):
-    images = np.random.default_rng(0).random((1, 64, 64, 3), dtype=np.float32)
-    model = unet((None, None, 3), num_classes=3, backbone=backbone, depth=4, filters=8)
-    assert model.predict(images, verbose=0).shape == (1, 64, 64, 3)
-    assert_round_trip(model, tmp_path, images)
-    model = deeplabv3plus((64, 64, 3), backbone=backbone, output_stride=8, aspp_filters=8,
-                          decoder_filters=8)
-    assert model.get_layer("deeplabv3plus_aspp_1x1_conv").input.shape[1:3] == (8, 8)

@@ -2,17 +2,7 @@ import numpy as np
 import pytest
 
 from kerasseg import segnet
-from tests.models.helpers import assert_round_trip, fit_and_score
-
-
-@pytest.mark.parametrize("num_classes", [1, 3])
-@pytest.mark.parametrize("size", [(32, 32), (64, 48)])
-def test_builds_predicts_and_round_trips(num_classes, size, tmp_path):
-    model = segnet(input_shape=(*size, 3), num_classes=num_classes, filters=(4, 8),
-                   convs_per_level=(1, 2))
-    images = np.random.default_rng(0).random((2, *size, 3), dtype=np.float32)
-    assert model.predict(images, verbose=0).shape == (2, *size, num_classes)
-    assert_round_trip(model, tmp_path, images)
+from tests.models.helpers import fit_and_score
 
 
 def test_decoder_unpools_by_encoder_positions():

@@ -1,0 +1,51 @@
+"""Every builder and every backbone through one harness: build, predict, .keras, TFLite."""
+
+import pytest
+
+from tests.models.helpers import run_segmentation_model_test
+
+ALL = ("none", "float16", "int8")
+
+# Each builder, backbone and decoder option at least once; sizes include a non-square
+# one, class counts both 1 (binary) and 3. The encoders new to a case's op set convert
+# in all three forms; mobilenetv2, resnet50 and the larger EfficientNet-Lite variants
+# (lite0's ops at other widths) convert in float32, which is what shows a non-builtin op.
+CASES = {
+    "unet": ("unet", {"filters": 4, "depth": 2}, 48, ALL),
+    "unet-3-classes-bilinear": ("unet", {"num_classes": 3, "filters": 4, "depth": 3,
+                                         "upsampling": "bilinear"}, 64, ALL),
+    "unet-mobilenetv2": ("unet", {"backbone": "mobilenetv2", "filters": 4}, 64, ("none",)),
+    "unet-efficientnet_lite0-depth4": ("unet", {"backbone": "efficientnet_lite0", "depth": 4,
+                                                "num_classes": 3, "filters": 4}, 48, ALL),
+    "unet-efficientnet_lite2": ("unet", {"backbone": "efficientnet_lite2", "filters": 4}, 64,
+                                ("none",)),
+    "segnet": ("segnet", {"filters": (4, 8), "convs_per_level": (1, 2)}, 48, ALL),
+    "segnet-3-classes": ("segnet", {"num_classes": 3, "filters": (4, 8, 8),
+                                    "convs_per_level": 1}, 64, ALL),
+    "deeplabv3-tiny": ("deeplabv3", {"backbone": "tiny", "num_classes": 3, "aspp_filters": 8},
+                       48, ALL),
+    "deeplabv3-efficientnet_lite1-os8": ("deeplabv3", {"backbone": "efficientnet_lite1",
+                                                       "output_stride": 8, "aspp_filters": 8}, 64,
+                                         ("none",)),
+    "deeplabv3plus-tiny": ("deeplabv3plus", {"backbone": "tiny", "aspp_filters": 8,
+                                             "decoder_filters": 8, "low_level_filters": 4}, 48,
+                           ALL),
+    "deeplabv3plus-mobilenetv2-os8": ("deeplabv3plus", {"backbone": "mobilenetv2",
+                                                        "output_stride": 8, "num_classes": 3,
+                                                        "aspp_filters": 8, "decoder_filters": 8},
+                                      64, ("none",)),
+    "deeplabv3plus-resnet50": ("deeplabv3plus", {"backbone": "resnet50", "aspp_filters": 8,
+                                                 "decoder_filters": 8}, 64, ("none",)),
+    "deeplabv3plus-efficientnet_lite0": ("deeplabv3plus", {"backbone": "efficientnet_lite0",
+                                                           "aspp_filters": 8,
+                                                           "decoder_filters": 8,
+                                                           "low_level_filters": 4}, 64, ALL),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_builds_predicts_round_trips_and_converts(case, ph2_small, tmp_path):
+    builder, kwargs, width, quantizations = CASES[case]
+    # Real PH2 images (64 x 64): the inputs and the int8 calibration set.
+    images = ph2_small[0][:4, :, :width]
+    run_segmentation_model_test(builder, kwargs, images, tmp_path, quantizations)
