@@ -184,6 +184,7 @@ def table(zoo_dir=None):
     lines = ["| model | dataset: eval split | input | params | Dice | IoU | int8 TFLite | "
              "int8 Dice | int8 LiteRT, 1 / 2 threads | float16 TFLite |",
              "|---|---|---|---|---|---|---|---|---|---|"]
+    cpus = {}   # int8 latency depends on the CPU's vector extensions: each is named
     for name in names(zoo_dir):
         info = card(name, zoo_dir)
         metrics = info["metrics"]
@@ -197,10 +198,16 @@ def table(zoo_dir=None):
             int8 = lite["int8"]
             cells += [f"{int8['bytes'] / 1e6:.2f} MB", f"{int8['fidelity']['dice_tflite']:.4f}",
                       f"{int8['latency_ms']['1']:.1f} / {int8['latency_ms']['2']:.1f} ms"]
+            cpus.setdefault(int8.get("latency_cpu", "an unrecorded CPU"), []).append(name)
         else:
             cells += ["-", "-", "-"]
         cells.append(f"{lite['float16']['bytes'] / 1e6:.2f} MB" if "float16" in lite else "-")
         lines.append("| " + " | ".join(cells) + " |")
+    if len(cpus) == 1:
+        lines += ["", f"LiteRT latencies: median of 50 runs on {next(iter(cpus))}."]
+    elif cpus:
+        lines += ["", "LiteRT latencies: median of 50 runs, " + "; ".join(
+            f"on {cpu} for {', '.join(models)}" for cpu, models in cpus.items()) + "."]
     return "\n".join(lines) + "\n"
 
 
