@@ -55,7 +55,8 @@ def _train(args):
         args.model, args.dataset, args.data_dir, out_dir=args.out, model_args=dict(args.arg),
         image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
         loss=args.loss, learning_rate=args.learning_rate, schedule=args.schedule,
-        early_stopping=args.early_stopping, augment=args.augment, mask_mode=args.mask_mode,
+        early_stopping=args.early_stopping, freeze_encoder_epochs=args.freeze_encoder_epochs,
+        augment=args.augment, mask_mode=args.mask_mode,
         train_split=args.train_split, val_split=args.val_split, val_fraction=args.val_fraction,
         seed=args.seed, masks_dir=args.masks_dir, mask_suffix=args.mask_suffix,
         jit_compile=args.xla, precision=args.precision, strategy=args.strategy,
@@ -223,6 +224,9 @@ def build_parser():
                        help="learning-rate schedule (default: cosine)")
     train.add_argument("--early-stopping", type=_positive_int, metavar="EPOCHS",
                        help="stop after this many epochs without a better validation Dice")
+    train.add_argument("--freeze-encoder-epochs", type=_count, default=0, metavar="EPOCHS",
+                       help="train only the decoder for this many first epochs, the backbone "
+                            "encoder (e.g. ImageNet's) held as it is (default: 0)")
     train.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
                        help="compile with XLA (default: on with a GPU, off on CPU where it is slower)")
     train.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
@@ -380,14 +384,21 @@ def _key_value(text):
         return name, value
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+def _integer_from(minimum, what):
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer_from(1, "a positive integer")
+_count = _integer_from(0, "a whole number, 0 or more")
 
 
 # What TensorFlow's C++ side logs while it loads, before its log level applies

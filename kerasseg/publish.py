@@ -99,7 +99,10 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
         "training": {"command": config["command"], "epochs": config["epochs"],
                      "batch_size": config["batch_size"], "loss": config["loss"],
                      "learning_rate": config["learning_rate"], "schedule": config["schedule"],
-                     "augment": config["augment"], "weights_from": "last epoch (no selection "
+                     "augment": config["augment"],
+                     **({"freeze_encoder_epochs": config["freeze_encoder_epochs"]}
+                        if config.get("freeze_encoder_epochs") else {}),
+                     "weights_from": "last epoch (no selection "
                      "on the evaluation split)", "epochs_logged": epochs_logged,
                      "machine": f"{cpu_description()}, {platform.machine()}, no GPU"},
         "metrics": {

@@ -62,8 +62,9 @@ def default_jit_compile():
 
 def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=None,
                      image_size=256, epochs=50, batch_size=8, loss="bce+dice", learning_rate=1e-3,
-                     schedule="cosine", early_stopping=None, augment=True, mask_mode=None,
-                     train_split="train", val_split="val", val_fraction=0.2, seed=0,
+                     schedule="cosine", early_stopping=None, freeze_encoder_epochs=0,
+                     augment=True, mask_mode=None, train_split="train", val_split="val",
+                     val_fraction=0.2, seed=0,
                      masks_dir=None, mask_suffix="", jit_compile=None, precision="float32",
                      strategy="none", overwrite=False, command=None, verbose="auto"):
     """Trains a kerasseg builder on a registered dataset: what `kerasseg train` runs.
@@ -90,6 +91,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         learning_rate: the initial learning rate of Adam.
         schedule: "cosine", "plateau" or "constant" (see `train`).
         early_stopping: None, or epochs without a better validation Dice.
+        freeze_encoder_epochs: train only the decoder for this many first
+            epochs (see `train`).
         augment: flips, rotations, scale and colour jitter on training images.
         mask_mode: how masks are read (e.g. "parts" for CCP); None for the
             dataset's default.
@@ -174,9 +177,9 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     return train(lambda: build_model(model, **model_args), train_data, val_data,
                  out_dir=out_dir, epochs=epochs, loss=loss, num_classes=train_source.num_classes,
                  learning_rate=learning_rate, schedule=schedule, early_stopping=early_stopping,
-                 jit_compile=jit_compile, precision=precision,
-                 strategy=distribution if strategy != "none" else None, config=config,
-                 overwrite=overwrite, verbose=verbose)
+                 freeze_encoder_epochs=freeze_encoder_epochs, jit_compile=jit_compile,
+                 precision=precision, strategy=distribution if strategy != "none" else None,
+                 config=config, overwrite=overwrite, verbose=verbose)
 
 
 def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
@@ -191,8 +194,9 @@ def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
     words += ["--dataset", dataset, "--data-dir", data_dir]
     defaults = inspect.signature(train_on_dataset).parameters
     for name in ("image_size", "epochs", "batch_size", "loss", "learning_rate", "schedule",
-                 "early_stopping", "mask_mode", "train_split", "val_split", "val_fraction", "seed",
-                 "masks_dir", "mask_suffix", "precision", "strategy"):
+                 "early_stopping", "freeze_encoder_epochs", "mask_mode", "train_split",
+                 "val_split", "val_fraction", "seed", "masks_dir", "mask_suffix", "precision",
+                 "strategy"):
         value = settings[name]
         if value != defaults[name].default:
             words += [f"--{name.replace('_', '-')}", "none" if value is None else str(value)]
@@ -204,8 +208,8 @@ def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
 
 def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, loss="bce+dice",
           num_classes=1, learning_rate=1e-3, schedule="cosine", early_stopping=None,
-          jit_compile=None, precision="float32", strategy=None, config=None, overwrite=False,
-          verbose="auto"):
+          freeze_encoder_epochs=0, jit_compile=None, precision="float32", strategy=None,
+          config=None, overwrite=False, verbose="auto"):
     """Trains a segmentation model and writes a run folder (see `kerasseg.run`).
 
     Args:
@@ -224,6 +228,11 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
             validation Dice stalls for 5 epochs) or "constant".
         early_stopping: None, or the epochs without a better validation Dice
             after which to stop.
+        freeze_encoder_epochs: for a model with a backbone encoder
+            (`kerasseg.models.backbones.encoder_layers`): train only the rest
+            for this many first epochs, the encoder's weights and BatchNorm
+            statistics held as they are (e.g. ImageNet's), then all of it.
+            The schedule runs over all epochs either way.
         jit_compile: XLA; None means on where a GPU is present.
         precision: "float32", "mixed_float16" or "mixed_bfloat16" (the model's
             last layer stays float32).
@@ -248,7 +257,8 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
     """
     import tensorflow as tf
 
-    _check_settings(model, val_data, loss, epochs, precision, schedule, early_stopping, strategy)
+    _check_settings(model, val_data, loss, epochs, precision, schedule, early_stopping, strategy,
+                    freeze_encoder_epochs)
     strategy = strategy or tf.distribute.get_strategy()
     jit_compile = default_jit_compile() if jit_compile is None else bool(jit_compile)
     # Everything is checked before the run folder is touched, so a mistake in
@@ -267,11 +277,14 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
     built, loss_fn, metric_args = _compile(
         model, strategy, precision, num_classes, loss, learning_rate,
         schedule, epochs * steps_per_epoch, jit_compile)
+    freeze = _freeze_encoder(built, strategy, freeze_encoder_epochs)
     run_config = {"epochs": epochs, "loss": loss if isinstance(loss, str) else type(loss).__name__,
                   "num_classes": num_classes, "learning_rate": learning_rate,
                   "schedule": schedule, "early_stopping": early_stopping,
                   "jit_compile": jit_compile, "precision": precision,
                   "replicas": strategy.num_replicas_in_sync, **(config or {})}
+    if freeze_encoder_epochs:   # absent when 0, so runs from before the option still resume
+        run_config["freeze_encoder_epochs"] = freeze_encoder_epochs
 
     files = run.paths(out_dir)
     created = not os.path.exists(out_dir)
@@ -281,7 +294,7 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
         try:
             history, first_loss = _fit(built, strategy, train_data, val_data, resumed_epoch,
                                        epochs, files, damaged, schedule, early_stopping, loss_fn,
-                                       metric_args, verbose, learning_rate)
+                                       metric_args, verbose, learning_rate, freeze)
         except BaseException:
             if run.completed_epochs(files["backup"]) == 0:
                 # A run folder with no completed epoch is not a run: leave no
@@ -302,9 +315,11 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
     }
 
 
-def _check_settings(model, val_data, loss, epochs, precision, schedule, early_stopping, strategy):
+def _check_settings(model, val_data, loss, epochs, precision, schedule, early_stopping, strategy,
+                    freeze_encoder_epochs):
     """ValueError for a setting train() cannot run with, before any image is read."""
     import keras
+    import tensorflow as tf
 
     from kerasseg import losses as klosses
 
@@ -322,6 +337,12 @@ def _check_settings(model, val_data, loss, epochs, precision, schedule, early_st
                          "model, so it is built in the strategy scope under that precision")
     if isinstance(loss, str):
         klosses.get(loss)  # an unknown loss name fails here
+    if not isinstance(freeze_encoder_epochs, int) or not 0 <= freeze_encoder_epochs < epochs:
+        raise ValueError(f"freeze_encoder_epochs must be a whole number from 0 to epochs - 1 "
+                         f"({epochs - 1}), got {freeze_encoder_epochs!r}")
+    if freeze_encoder_epochs and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        raise ValueError("freeze_encoder_epochs is not available with the multiworker strategy "
+                         "(its training step is traced once); use mirrored or none")
 
 
 def _compile(model, strategy, precision, num_classes, loss, learning_rate, schedule, total_steps,
@@ -360,7 +381,7 @@ def _compile(model, strategy, precision, num_classes, loss, learning_rate, sched
 
 
 def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, files, damaged, schedule,
-         early_stopping, loss_fn, metric_args, verbose, learning_rate):
+         early_stopping, loss_fn, metric_args, verbose, learning_rate, freeze=None):
     """Runs the epochs with the run folder's callbacks; returns (Keras's History, the loss
     of this call's first batch)."""
     import keras
@@ -370,6 +391,7 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, files, da
     backup = run.backup_callback(files["backup"], guard, resumed_epoch)
     callbacks = [
         guard,  # first: it marks a non-finite epoch before anything saves it
+        *([freeze] if freeze is not None else []),   # before the savers too (see _freeze_encoder)
         run.checkpoint_callback(files["last.keras"], guard),
     ]
     if val_data is not None:
@@ -513,6 +535,46 @@ def _fit_multiworker(model, strategy, train_data, val_data, first_epoch, epochs,
             break
     hooks.on_train_end(logs)
     return history
+
+
+def _freeze_encoder(model, strategy, held_epochs):
+    """The callback that holds the encoder for the first `held_epochs` epochs, or None for 0.
+
+    The optimizer is built for every variable first, so it knows the
+    encoder's when they start training, and a resume state saved in either
+    phase loads into the same optimizer. It goes before the callbacks that
+    save the model: each epoch ends with the encoder marked trainable again,
+    so no checkpoint records a model whose encoder stays frozen.
+    """
+    import keras
+
+    from kerasseg.models.backbones import encoder_layers
+
+    if not held_epochs:
+        return None
+    layers = encoder_layers(model)
+    if not layers:
+        raise ValueError(f"freeze_encoder_epochs: model {model.name!r} has no backbone encoder "
+                         "to freeze (build it with backbone=...)")
+    with strategy.scope():
+        model.optimizer.build(model.trainable_variables)
+
+    class FreezeEncoder(keras.callbacks.Callback):
+        traced_held = False   # which set of variables fit()'s training step was traced for
+
+        def on_epoch_begin(self, epoch, logs=None):
+            held = epoch < held_epochs
+            for layer in layers:
+                layer.trainable = not held
+            if held != self.traced_held:
+                self.model.make_train_function(force=True)
+                self.traced_held = held
+
+        def on_epoch_end(self, epoch, logs=None):
+            for layer in layers:
+                layer.trainable = True
+
+    return FreezeEncoder()
 
 
 def _check_classes(model, num_classes):

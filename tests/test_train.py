@@ -190,3 +190,86 @@ def test_a_run_started_from_python_is_the_run_the_command_line_writes(data_root,
     from_cli = read_config(str(cli_run))
     assert {k: v for k, v in from_cli.items() if k != "command"} == \
         {k: v for k, v in config.items() if k != "command"}
+
+
+def _weights(layers):
+    return [w.copy() for layer in layers for w in layer.get_weights()]
+
+
+def test_frozen_encoder_is_held_then_trained_and_its_state_resumes(ph2_small, tmp_path):
+    import keras
+    import tensorflow as tf
+
+    from kerasseg import losses, unet
+    from kerasseg.models.backbones import encoder_layers
+    from kerasseg.train import _freeze_encoder
+
+    images, masks = ph2_small
+    state = str(tmp_path / "epoch1.weights.h5")
+
+    def compiled():
+        keras.utils.set_random_seed(0)
+        model = unet((64, 64, 3), backbone="tiny", filters=4)
+        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=losses.get("bce+dice"))
+        return model, _freeze_encoder(model, tf.distribute.get_strategy(), 1)
+
+    model, freeze = compiled()
+    encoder = encoder_layers(model)
+    rest = [layer for layer in model.layers if layer not in encoder and layer.weights]
+    assert encoder and all(layer.name.startswith("unet_tiny") for layer in encoder)
+    start_encoder, start_rest = _weights(encoder), _weights(rest)
+    after_first = {}
+
+    class FirstEpoch(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 0:
+                after_first.update(encoder=_weights(encoder), rest=_weights(rest),
+                                   saved_trainable=all(layer.trainable for layer in encoder))
+                self.model.save_weights(state)   # what the resume state holds
+
+    model.fit(images, masks, batch_size=4, epochs=2, callbacks=[freeze, FirstEpoch()], verbose=0)
+    # Epoch 1: the encoder's kernels and BatchNorm statistics as they were; the rest trained.
+    for before, after in zip(start_encoder, after_first["encoder"]):
+        np.testing.assert_array_equal(before, after)
+    assert any(not np.array_equal(b, a) for b, a in zip(start_rest, after_first["rest"]))
+    assert after_first["saved_trainable"]   # no checkpoint records a frozen encoder
+    # Epoch 2: the encoder trains too.
+    assert any(not np.array_equal(b, a) for b, a in zip(after_first["encoder"], _weights(encoder)))
+    assert all(layer.trainable for layer in encoder)
+
+    # A resume state saved while the encoder was held loads into a fresh run's optimizer.
+    again, _ = compiled()
+    again.load_weights(state)
+    assert len(again.optimizer.variables) == len(model.optimizer.variables)
+    assert int(again.optimizer.iterations) == 2   # epoch 1's two batches
+    for saved, loaded in zip(after_first["encoder"], _weights(encoder_layers(again))):
+        np.testing.assert_array_equal(saved, loaded)
+
+
+def test_freeze_encoder_epochs_is_recorded_and_checked_before_the_folder_is_touched(data_root,
+                                                                                   tmp_path):
+    import shlex
+
+    from kerasseg.cli import main
+    from kerasseg.run import read_config
+    from kerasseg.train import train_on_dataset
+
+    settings = {"model_args": {"backbone": "tiny", "filters": 4}, "image_size": 32,
+                "batch_size": 16, "learning_rate": 3e-3, "verbose": 0}
+    with pytest.raises(ValueError, match=r"from 0 to epochs - 1 \(1\), got 2"):
+        train_on_dataset("unet", "ph2", data_root, out_dir=str(tmp_path / "bad"), epochs=2,
+                         freeze_encoder_epochs=2, **settings)
+    with pytest.raises(ValueError, match="'unet' has no backbone encoder to freeze"):
+        train_on_dataset("unet", "ph2", data_root, out_dir=str(tmp_path / "bad"), epochs=2,
+                         freeze_encoder_epochs=1, **{**settings, "model_args": {"filters": 4}})
+    assert not (tmp_path / "bad").exists()
+
+    run = tmp_path / "run"
+    train_on_dataset("unet", "ph2", data_root, out_dir=str(run), epochs=2,
+                     freeze_encoder_epochs=1, **settings)
+    config = read_config(str(run))
+    assert config["freeze_encoder_epochs"] == 1
+    words = shlex.split(config["command"])
+    assert "--freeze-encoder-epochs" in words
+    assert main(words[1:-2] + ["--out", str(tmp_path / "cli")]) == 0
+    assert read_config(str(tmp_path / "cli"))["freeze_encoder_epochs"] == 1

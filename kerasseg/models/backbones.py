@@ -92,6 +92,28 @@ def backbone_features(images, backbone, weights=None, output_stride=32, depth=5,
     return _application_features(images, backbone, weights, output_stride, name)[:depth]
 
 
+def encoder_layers(model):
+    """The layers of `model`'s backbone encoder, empty for a model built without one.
+
+    The builders name them `{model.name}_{backbone}...` (a keras.applications
+    encoder is one nested model of that name), which is what this reads.
+
+    Args:
+        model: a model built by `unet`, `deeplabv3` or `deeplabv3plus`.
+
+    Returns:
+        A list of layers, in the model's order.
+
+    Example:
+    >>> from kerasseg.models import unet
+    >>> model = unet((64, 64, 3), backbone="tiny", filters=4)
+    >>> all(layer.name.startswith("unet_tiny") for layer in encoder_layers(model))
+    True
+    """
+    prefixes = tuple(f"{model.name}_{backbone}" for backbone in BACKBONES)
+    return [layer for layer in model.layers if layer.name.startswith(prefixes)]
+
+
 def _tiny_features(x, output_stride, name):
     features, stride, rate = [], 1, 1
     for stage, filters in enumerate(_TINY_FILTERS):
