@@ -224,7 +224,8 @@ def build_parser():
                        help="learning-rate schedule (default: cosine)")
     train.add_argument("--early-stopping", type=_positive_int, metavar="EPOCHS",
                        help="stop after this many epochs without a better validation Dice")
-    train.add_argument("--freeze-encoder-epochs", type=_count, default=0, metavar="EPOCHS",
+    train.add_argument("--freeze-encoder-epochs", type=_non_negative_int, default=0,
+                       metavar="EPOCHS",
                        help="train only the decoder for this many first epochs, the backbone "
                             "encoder (e.g. ImageNet's) held as it is (default: 0)")
     train.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
@@ -398,7 +399,7 @@ def _integer_from(minimum, what):
 
 
 _positive_int = _integer_from(1, "a positive integer")
-_count = _integer_from(0, "a whole number, 0 or more")
+_non_negative_int = _integer_from(0, "a whole number, 0 or more")
 
 
 # What TensorFlow's C++ side logs while it loads, before its log level applies

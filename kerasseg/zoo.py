@@ -198,7 +198,7 @@ def table(zoo_dir=None):
             int8 = lite["int8"]
             cells += [f"{int8['bytes'] / 1e6:.2f} MB", f"{int8['fidelity']['dice_tflite']:.4f}",
                       f"{int8['latency_ms']['1']:.1f} / {int8['latency_ms']['2']:.1f} ms"]
-            cpus.setdefault(int8.get("latency_cpu", "an unrecorded CPU"), []).append(name)
+            cpus.setdefault(int8.get("latency_cpu", "an unnamed CPU"), []).append(name)
         else:
             cells += ["-", "-", "-"]
         cells.append(f"{lite['float16']['bytes'] / 1e6:.2f} MB" if "float16" in lite else "-")
