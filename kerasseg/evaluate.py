@@ -1,4 +1,5 @@
-"""Evaluation: per-image and aggregate Dice, IoU, pixel accuracy, sensitivity and specificity.
+"""Evaluation: per-image and aggregate Dice, IoU, pixel accuracy, sensitivity and specificity,
+and for binary masks ISIC's thresholded Jaccard.
 
 Each image is scored twice: at the model's resolution (image and mask resized
 as in training) and at the image's own resolution (the probabilities upsampled
@@ -13,7 +14,10 @@ import os
 import numpy as np
 from PIL import Image
 
-METRICS = ("dice", "iou", "accuracy", "sensitivity", "specificity")
+METRICS = ("dice", "iou", "accuracy", "sensitivity", "specificity", "thresholded_jaccard")
+# ISIC 2018's challenge metric: an image's Jaccard counts as 0 below this (a
+# segmentation a clinician would redo), so the mean rewards reliable masks.
+JACCARD_FLOOR = 0.65
 
 
 def scores(truth, prediction, num_classes=2, ignore_index=None):
@@ -29,6 +33,9 @@ def scores(truth, prediction, num_classes=2, ignore_index=None):
         A dict of the `METRICS`. A class absent from both truth and prediction
         scores Dice and IoU 1; sensitivity is NaN when the truth has no
         foreground and specificity NaN when it has no background.
+        "thresholded_jaccard" is the IoU, or 0 where it is below
+        `JACCARD_FLOOR` (its mean over images is ISIC's challenge metric);
+        NaN for multi-class masks, for which ISIC defines none.
     """
     truth = np.asarray(truth).reshape(-1)
     prediction = np.asarray(prediction).reshape(-1)
@@ -52,6 +59,9 @@ def scores(truth, prediction, num_classes=2, ignore_index=None):
         })
     result = {k: float(np.mean([c[k] for c in per_class])) for k in per_class[0]}
     result["accuracy"] = float(np.mean(truth == prediction)) if truth.size else float("nan")
+    iou = result["iou"]
+    result["thresholded_jaccard"] = (
+        (iou if iou >= JACCARD_FLOOR else 0.0) if num_classes <= 2 else float("nan"))
     return {k: result[k] for k in METRICS}
 
 

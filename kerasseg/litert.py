@@ -124,17 +124,25 @@ class TFLiteSegmenter:
         return mask_at(self.probabilities(self.resize_in(image)[None])[0], image.shape[:2], threshold)
 
 
-def read_image(path):
+def read_image(path, at_least=None):
     """Reads an image file as (H, W, 3) uint8 RGB, the way it displays.
 
     The EXIF orientation is applied (a phone photo stored sideways comes out
     upright, as every viewer shows it) and 16-bit gray images are scaled to 8
     bits (Pillow's RGB conversion clips them: all white). Gray, palette and
     RGBA images become RGB (alpha dropped). Raises what Pillow raises.
+
+    `at_least` = (height, width): a JPEG at least twice as large on both sides
+    may be decoded at 1/2, 1/4 or 1/8 of its size (the decoder's own scaling,
+    far cheaper for a 30-megapixel photo), never below that size.
     """
     from PIL import ImageOps
 
     with Image.open(path) as image:
+        if at_least is not None and image.format == "JPEG":
+            # Both orders: the EXIF orientation may turn the image afterwards.
+            side = max(at_least)
+            image.draft("RGB", (side, side))
         image.load()
         image = ImageOps.exif_transpose(image)
     if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):

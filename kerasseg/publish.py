@@ -107,7 +107,7 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
                      "machine": f"{cpu_description()}, {platform.machine()}, no GPU"},
         "metrics": {
             "split": eval_split, "images": report["images"],
-            **{k: round(report[k], 4) for k in evaluate.METRICS},
+            **{k: round(report[k], 4) for k in evaluate.METRICS if report[k] is not None},
             "std": {k: round(v, 4) for k, v in report["original_resolution"]["std"].items()},
             "model_resolution": {k: round(v, 4) for k, v in
                                  report["model_resolution"]["mean"].items()},

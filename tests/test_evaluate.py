@@ -38,6 +38,25 @@ def test_scores_edge_cases():
     assert ignored["dice"] == 1.0
 
 
+def test_thresholded_jaccard_is_isics_metric_on_hand_made_cases():
+    truth = np.zeros((10, 10), np.uint8)
+    truth[:, :5] = 1                                  # 50 lesion pixels
+    good = truth.copy()
+    good[:, 5] = 1                                    # IoU 50/60 = 0.833: kept
+    poor = np.zeros_like(truth)
+    poor[:, :3] = 1                                   # IoU 30/50 = 0.6: below 0.65, counts 0
+    assert evaluate.scores(truth, good)["thresholded_jaccard"] == pytest.approx(50 / 60)
+    assert evaluate.scores(truth, poor)["iou"] == pytest.approx(0.6)
+    assert evaluate.scores(truth, poor)["thresholded_jaccard"] == 0.0
+    edge = np.zeros_like(truth)
+    edge.reshape(-1)[:65] = 1                         # IoU exactly 0.65 after the first 50
+    truth_65 = np.zeros_like(truth)
+    truth_65.reshape(-1)[:100] = 1
+    assert evaluate.scores(truth_65, edge)["thresholded_jaccard"] == pytest.approx(0.65)
+    # Multi-class masks have no ISIC metric.
+    assert np.isnan(evaluate.scores(truth * 2, good * 2, num_classes=3)["thresholded_jaccard"])
+
+
 class _Truth(Segmenter):
     """Returns each image's own resized ground truth: exact at the model's resolution."""
 
@@ -86,10 +105,15 @@ def test_evaluate_command_with_a_classical_method(data_root, tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     report = json.loads(out.read_text())
     assert report["images"] == 32 and report["tta"] is True
-    for key in ("dice", "iou", "accuracy", "sensitivity", "specificity"):
+    for key in ("dice", "iou", "accuracy", "sensitivity", "specificity", "thresholded_jaccard"):
         assert 0.0 < report[key] <= 1.0
+    per_image = [i["original"] for i in report["per_image"]]
+    assert report["thresholded_jaccard"] == pytest.approx(np.mean(
+        [i["iou"] if i["iou"] >= 0.65 else 0.0 for i in per_image]), abs=1e-6)
+    assert report["thresholded_jaccard"] < report["iou"]   # some Otsu masks fall below 0.65
     assert 0.6 < report["dice"] < 0.95
     assert "| dice |" in done.stdout and "melanoma" in done.stdout
+    assert "| thresholded_jaccard |" in done.stdout
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 

@@ -151,4 +151,5 @@ def load(root, split="train", mode="person", image_size=256, batch_size=None, sh
     return build_dataset(chosen, mask_reader(mode), image_size=image_size,
                          allowed_values=values[mode], batch_size=batch_size,
                          shuffle=split == "train" if shuffle is None else shuffle,
-                         augment=augment, cache=cache, seed=seed, on_error=on_error)
+                         augment=augment, cache=cache, seed=seed, on_error=on_error,
+                         upright=True)

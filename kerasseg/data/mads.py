@@ -107,4 +107,5 @@ def load(root, split="train", image_size=(384, 512), batch_size=None, shuffle=No
     return build_dataset(chosen, read_person_mask, image_size=image_size, allowed_values=(0, 1),
                          batch_size=batch_size,
                          shuffle=split == "train" if shuffle is None else shuffle,
-                         augment=augment, cache=cache, seed=seed, on_error=on_error)
+                         augment=augment, cache=cache, seed=seed, on_error=on_error,
+                         upright=True)

@@ -102,4 +102,5 @@ def load(root, split="trainval", mode="binary", border="pet", image_size=256, ba
     return build_dataset(records(root, split), mask_reader(mode, border), image_size=image_size,
                          batch_size=batch_size,
                          shuffle=split == "trainval" if shuffle is None else shuffle,
-                         augment=augment, cache=cache, seed=seed, on_error=on_error)
+                         augment=augment, cache=cache, seed=seed, on_error=on_error,
+                         upright=True)

@@ -76,4 +76,5 @@ def load(root, split="train", mode="binary", image_size=256, batch_size=None, sh
                          allowed_values=(0, 1) if mode == "binary" else None,
                          batch_size=batch_size,
                          shuffle=split == "train" if shuffle is None else shuffle,
-                         augment=augment, cache=cache, seed=seed, on_error=on_error)
+                         augment=augment, cache=cache, seed=seed, on_error=on_error,
+                         upright=True)

@@ -29,7 +29,7 @@ def data_error(error):
 
 def build_dataset(records, mask_reader, image_size=256, allowed_values=None, batch_size=None,
                   shuffle=False, augment=None, cache=True, seed=0, on_error="raise",
-                  drop_remainder=False):
+                  drop_remainder=False, upright=False):
     """A tf.data pipeline of (image, mask) pairs from records.
 
     Args:
@@ -40,13 +40,15 @@ def build_dataset(records, mask_reader, image_size=256, allowed_values=None, bat
         allowed_values: mask values the dataset may hold; others are errors.
         batch_size: None for single examples.
         shuffle: shuffle the examples (each epoch, seeded).
-        augment: None, or a callable(image, mask, seed) such as
-            `kerasseg.data.Augmentation()`.
+        augment: None, or a NumPy callable(image, mask, seed, upright) ->
+            (image, mask) such as `kerasseg.data.Augmentation()`.
         cache: keep decoded, resized examples in memory after the first pass.
         seed: seed of the shuffle and the augmentation.
         on_error: "raise" to stop at the first bad file with a DataError
             naming it, "skip" to leave bad pairs out with a warning.
         drop_remainder: drop the last partial batch.
+        upright: whether the examples have an up (see `Augmentation`): a
+            bool, or a callable(record) -> bool for a mixture.
 
     Returns:
         A `tf.data.Dataset` of (image float32 in [0, 1] of shape (h, w, 3),
@@ -60,6 +62,7 @@ def build_dataset(records, mask_reader, image_size=256, allowed_values=None, bat
     if isinstance(image_size, int):
         image_size = (image_size, image_size)
     height, width = image_size if image_size is not None else (None, None)
+    up = np.array([bool(upright(r)) if callable(upright) else bool(upright) for r in records])
 
     def load(index):
         record = records[int(index)]
@@ -81,21 +84,32 @@ def build_dataset(records, mask_reader, image_size=256, allowed_values=None, bat
         mask.set_shape((height, width, 1))
         return image, mask, ok
 
+    def augment_tf(image, mask, example_up, example_seed):
+        image, mask = tf.numpy_function(augment, [image, mask, example_seed, example_up],
+                                        (tf.float32, tf.uint8), stateful=False)
+        image.set_shape((height, width, 3))
+        mask.set_shape((height, width, 1))
+        return image, mask
+
     dataset = tf.data.Dataset.range(len(records))
     dataset = dataset.map(load_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    dataset = tf.data.Dataset.zip(dataset, tf.data.Dataset.from_tensor_slices(up))
     if on_error == "skip":
-        dataset = dataset.filter(lambda image, mask, ok: ok)
-    dataset = dataset.map(lambda image, mask, ok: (image, mask))
+        dataset = dataset.filter(lambda example, example_up: example[2])
+    dataset = dataset.map(lambda example, example_up: (example[0], example[1], example_up))
     if cache:
         dataset = dataset.cache()
     if shuffle:
         dataset = dataset.shuffle(len(records), seed=seed, reshuffle_each_iteration=True)
-    dataset = dataset.map(lambda image, mask: (tf.cast(image, tf.float32) / 255.0, mask))
-    if augment is not None:
+    dataset = dataset.map(lambda image, mask, example_up: (tf.cast(image, tf.float32) / 255.0,
+                                                           mask, example_up))
+    if augment is None:
+        dataset = dataset.map(lambda image, mask, example_up: (image, mask))
+    else:
         # One seed per example, new each epoch, the same sequence each run.
         seeds = tf.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         dataset = tf.data.Dataset.zip(dataset, seeds).map(
-            lambda pair, pair_seed: augment(pair[0], pair[1], pair_seed),
+            lambda example, example_seed: augment_tf(*example, example_seed),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if batch_size:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)

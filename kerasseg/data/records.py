@@ -42,18 +42,19 @@ class Record:
             object.__setattr__(self, "group", self.id)
 
 
-def read_image(path):
+def read_image(path, at_least=None):
     """Reads any Pillow-readable image as (H, W, 3) uint8 RGB, the way it displays.
 
     The EXIF orientation is applied and 16-bit images are scaled to 8 bits;
     grayscale, palette and RGBA images are converted (alpha dropped). The one
     reader of training, evaluation, prediction and the LiteRT runner
-    (`kerasseg.litert.read_image`). Raises DataError naming the file.
+    (`kerasseg.litert.read_image`; `at_least` as there). Raises DataError
+    naming the file.
     """
     from kerasseg.litert import read_image as read_displayed
 
     try:
-        return read_displayed(path)
+        return read_displayed(path, at_least)
     except FileNotFoundError:
         raise DataError(f"{path}: image file not found") from None
     except Exception as error:  # Pillow raises several types for bad files
@@ -147,9 +148,11 @@ def load_pair(record, mask_reader, image_size=None, allowed_values=None):
     """
     from PIL import Image
 
-    image = read_image(record.image)
+    image = read_image(record.image, at_least=image_size)
     mask = mask_reader(record)
-    if mask.shape != image.shape[:2]:
+    # Resized anyway, a large JPEG may have been decoded at 1/2, 1/4 or 1/8 scale (rounded up).
+    if not any(image.shape[:2] == (-(-mask.shape[0] // s), -(-mask.shape[1] // s))
+               for s in ((1, 2, 4, 8) if image_size is not None else (1,))):
         raise DataError(
             f"{record.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but its image "
             f"{record.image} is {image.shape[1]}x{image.shape[0]}"

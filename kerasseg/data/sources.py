@@ -67,6 +67,9 @@ class Dataset:
         modes: {mode name: `Mode`}; the first is the default.
         check_mode: the mode `kerasseg data check` reads (the richest).
         description: one line for help texts.
+        upright: its photos have an up (people, pets): augmentation keeps it,
+            with no vertical flips or quarter turns; False where any
+            orientation is as real as another (dermoscopy, unknown folders).
     """
 
     name: str
@@ -75,6 +78,7 @@ class Dataset:
     modes: dict
     check_mode: str
     description: str
+    upright: bool = False
 
     @property
     def default_mode(self):
@@ -111,25 +115,36 @@ DATASETS = {
         "pennfudan", "pennfudan", splits.SPLITS,
         {"binary": Mode("pennfudan:mask_reader('binary')", ("background", "person"), (0, 1)),
          "instances": Mode("pennfudan:mask_reader('instances')", ("background", "person"))},
-        "instances", "Penn-Fudan pedestrians (person masks, instance ids)"),
+        "instances", "Penn-Fudan pedestrians (person masks, instance ids)", upright=True),
     "ccp": Dataset(
         "ccp", "ccp", splits.SPLITS,
         {"person": Mode("ccp:mask_reader('person')", ("background", "person"), (0, 1)),
          "parts": Mode("ccp:mask_reader('parts')", (
              "background", "skin", "hair", "clothing", "shoes", "accessories"), tuple(range(6))),
          "labels": Mode("ccp:mask_reader('labels')", ("label",) * 59, tuple(range(59)))},
-        "labels", "Clothing Co-Parsing street-fashion photos (person, 6 parts or 59 labels)"),
+        "labels", "Clothing Co-Parsing street-fashion photos (person, 6 parts or 59 labels)",
+        upright=True),
     "oxford_pets": Dataset(
         "oxford_pets", "oxford_pets", ("train", "test", "all"),
         {"binary": Mode("oxford_pets:mask_reader('binary')", ("background", "pet"), (0, 1)),
          # 2 is the trimap's border, not the pet
          "trimap": Mode("oxford_pets:mask_reader('trimap')", ("background", "pet", "border"),
                         (0, 1, 2), object_values=(1,))},
-        "trimap", "Oxford-IIIT Pet (pet vs background; trainval/test lists)"),
+        "trimap", "Oxford-IIIT Pet (pet vs background; trainval/test lists)", upright=True),
     "mads": Dataset(
         "mads", "mads", splits.SPLITS,
         {"binary": Mode("mads:read_person_mask", ("background", "person"), (0, 1))},
-        "binary", "MADS full-body person masks (split by sequence)"),
+        "binary", "MADS full-body person masks (split by sequence)", upright=True),
+    "portraits": Dataset(
+        "portraits", "portraits", splits.SPLITS,
+        {"binary": Mode("portraits:read_person_mask", ("background", "person"), (0, 1))},
+        "binary", "Flickr head-and-shoulders portraits (Shen et al. 2016; person masks)",
+        upright=True),
+    "isic2018": Dataset(
+        "isic2018", "isic2018", ("train", "val", "all", "challenge-val", "challenge-test"),
+        {"binary": Mode("isic2018:read_lesion_mask", ("background", "lesion"), (0, 1))},
+        "binary", "ISIC 2018 Task 1 dermoscopy lesions, many clinics (seeded train/val; "
+        "the challenge's own parts)"),
     "folder": Dataset(
         "folder", "", splits.SPLITS,
         {"auto": Mode("folder:mask_reader('auto')", _BINARY, (0, 1))},
@@ -150,6 +165,12 @@ def _select_by_split(module_name, dataset):
         return splits.train_val(module.records(root), split, val_fraction, seed, dataset=dataset)
 
     return select
+
+
+def _select_isic2018(root, split, val_fraction, seed):
+    from kerasseg.data import isic2018
+
+    return isic2018.split_records(root, split, val_fraction, seed)
 
 
 def _select_oxford_pets(root, split, val_fraction, seed):
@@ -174,6 +195,8 @@ _SELECT = {
     "ccp": _select_by_split("ccp", "CCP"),
     "oxford_pets": _select_oxford_pets,
     "mads": _select_by_split("mads", "MADS"),
+    "portraits": _select_by_split("portraits", "portraits"),
+    "isic2018": _select_isic2018,
     "folder": _select_folder,
 }
 
@@ -201,6 +224,8 @@ class Source:
         class_names: names of the mask values.
         mode: the mask mode.
         parts: for a mixture, {dataset name: number of records it contributes}.
+        upright: whether its examples have an up (see `Dataset.upright`): a
+            bool, or callable(record) -> bool for a mixture.
     """
 
     name: str
@@ -212,6 +237,7 @@ class Source:
     class_names: tuple = _BINARY
     mode: str = ""
     parts: dict = dataclasses.field(default_factory=dict)
+    upright: object = False
 
     def dataset(self, image_size, batch_size=None, shuffle=False, augment=None, cache=True, seed=0,
                 on_error="raise", drop_remainder=False):
@@ -221,7 +247,8 @@ class Source:
         return build_dataset(self.records, self.mask_reader, image_size=image_size,
                              allowed_values=self.allowed_values, batch_size=batch_size,
                              shuffle=shuffle, augment=augment, cache=cache, seed=seed,
-                             on_error=on_error, drop_remainder=drop_remainder)
+                             on_error=on_error, drop_remainder=drop_remainder,
+                             upright=self.upright)
 
 
 def parse_names(spec):
@@ -280,7 +307,7 @@ def source(name, data_dir, split="train", val_fraction=0.2, seed=0, mask_suffix=
     chosen = entry.records(root, split, val_fraction, seed, **options)
     return Source(entry.name, split, chosen, chosen_mode.mask_reader(), chosen_mode.allowed_values,
                   chosen_mode.num_classes, chosen_mode.class_names,
-                  mode or entry.default_mode)
+                  mode or entry.default_mode, upright=entry.upright)
 
 
 def _mixture(parts, data_dir, split, val_fraction, seed, mode):
@@ -309,7 +336,8 @@ def _mixture(parts, data_dir, split, val_fraction, seed, mode):
     return Source("+".join(n for n, _ in parts), split, records,
                   lambda record: readers[record.meta["dataset"]](record),
                   tuple(allowed) if allowed else None, sources[0].num_classes,
-                  sources[0].class_names, sources[0].mode, counts)
+                  sources[0].class_names, sources[0].mode, counts,
+                  lambda record: DATASETS[record.meta["dataset"]].upright)
 
 
 def load(name, data_dir, split="train", image_size=256, batch_size=None, mode=None, shuffle=None,

@@ -1,10 +1,11 @@
-"""TensorFlow Datasets builders for PH2 and MADS, prepared from a local copy (manual_dir).
+"""TensorFlow Datasets builders for PH2, MADS and ISIC 2018, prepared from a local copy (manual_dir).
 
-Neither dataset can be downloaded by a script (PH2 is behind a form, MADS on
-Kaggle), so both builders read the folder you point `manual_dir` at, through
-the same `records()` as `kerasseg.data.ph2` and `kerasseg.data.mads`. Nothing
-reaches for the network. Importing this module registers the names "ph2" and
-"mads" with TFDS:
+None of them can be downloaded by a script (PH2 is behind a form, MADS on
+Kaggle, ISIC behind its archive's terms), so each builder reads the folder you
+point `manual_dir` at, through the same records as `kerasseg.data.ph2`,
+`kerasseg.data.mads` and `kerasseg.data.isic2018`. Nothing reaches for the
+network. Importing this module registers the names "ph2", "mads" and
+"isic2018" with TFDS:
 
 >>> import tensorflow_datasets as tfds
 >>> import kerasseg.data.tfds_builders  # registers "ph2" and "mads"
@@ -16,13 +17,15 @@ Examples hold the image at its own size (uint8 RGB), the mask (uint8 0/1 of
 shape (H, W, 1)) and the case id; PH2 adds the diagnosis, MADS the sequence.
 Splits are kerasseg's: PH2 "train"/"val" (stratified, seed 0, 20% val) and
 "test" (the official 40 cases) when the copy holds them; MADS "train"/"val"
-by whole sequences.
+by whole sequences; ISIC 2018 "train"/"val" (seed 0, 20% val) of the
+challenge's training part, and "challenge_val"/"challenge_test" where the copy
+holds those parts.
 """
 
 import tensorflow_datasets as tfds
 
-from kerasseg.data import mads, ph2
-from kerasseg.data.records import read_image
+from kerasseg.data import isic2018, mads, ph2
+from kerasseg.data.records import DataError, read_image
 
 _VERSION = tfds.core.Version("1.0.0")
 
@@ -101,4 +104,41 @@ class Mads(tfds.core.GeneratorBasedBuilder):
             yield _example(record, mads.read_person_mask, sequence=record.group)
 
 
-__all__ = ["Mads", "Ph2"]
+class Isic2018(tfds.core.GeneratorBasedBuilder):
+    """ISIC 2018 Task 1: dermoscopy images from many clinics with lesion masks (CC BY-NC 4.0)."""
+
+    VERSION = _VERSION
+    RELEASE_NOTES = {"1.0.0": "Lesion masks; kerasseg's train/val split and the challenge's parts."}
+    MANUAL_DOWNLOAD_INSTRUCTIONS = (
+        "Download the ISIC 2018 Task 1 input images and ground truth from the ISIC challenge "
+        "archive, extract them and pass the folder that holds "
+        f"'{isic2018.folders('Training')[0]}' (or a folder holding isic2018/) as manual_dir."
+    )
+
+    def _info(self):
+        return tfds.core.DatasetInfo(
+            builder=self,
+            description=__doc__.splitlines()[0],
+            features=_features(),
+            supervised_keys=("image", "mask"),
+            homepage="https://challenge.isic-archive.com/data/#2018",
+        )
+
+    def _split_generators(self, dl_manager):
+        root = str(dl_manager.manual_dir)
+        generators = {name: self._generate_examples(isic2018.split_records(root, name))
+                      for name in ("train", "val")}
+        for split in ("challenge-val", "challenge-test"):
+            try:
+                records = isic2018.split_records(root, split)
+            except DataError:
+                continue  # the copy lacks that part of the challenge
+            generators[split.replace("-", "_")] = self._generate_examples(records)
+        return generators
+
+    def _generate_examples(self, records):
+        for record in records:
+            yield _example(record, isic2018.read_lesion_mask)
+
+
+__all__ = ["Isic2018", "Mads", "Ph2"]

@@ -66,3 +66,26 @@ def test_missing_manual_dir_is_explained(tmp_path):
         tfds.load("ph2", data_dir=str(tmp_path / "tfds"),
                   download_and_prepare_kwargs=_config(tmp_path / "absent"))
     shutil.rmtree(tmp_path / "tfds", ignore_errors=True)
+
+
+def test_isic2018_builder_from_a_copy_with_the_challenges_validation_part(data_root, tmp_path):
+    from kerasseg.data import isic2018
+
+    manual = tmp_path / "manual"
+    real = isic2018.records(os.path.join(data_root, "isic2018"))
+    for part, records in (("Training", real[:10]), ("Validation", real[10:13])):
+        images, masks = (manual / folder for folder in isic2018.folders(part))
+        images.mkdir(parents=True)
+        masks.mkdir(parents=True)
+        for record in records:
+            shutil.copy(record.image, images)
+            shutil.copy(record.mask, masks)
+    val = tfds.load("isic2018", split="val", data_dir=str(tmp_path / "tfds"),
+                    download_and_prepare_kwargs=_config(manual))
+    builder = tfds.builder("isic2018", data_dir=str(tmp_path / "tfds"))
+    assert {name: s.num_examples for name, s in builder.info.splits.items()} == {
+        "train": 8, "val": 2, "challenge_val": 3}
+    example = next(iter(val))
+    record = next(r for r in real if r.id == example["id"].numpy().decode())
+    np.testing.assert_array_equal(example["mask"].numpy()[..., 0],
+                                  isic2018.read_lesion_mask(record))
