@@ -31,18 +31,15 @@ def _demo(args):
 
 
 def _data_check(args):
-    import json
+    from kerasseg import outputs
+    from kerasseg.data.check import check, format_report, report_reason
 
-    from kerasseg.data.check import check, format_report
-    from kerasseg.evaluate import check_output_file
-
-    if args.report:
-        check_output_file("--report", args.report)  # before reading the whole dataset
-    report = check(args.dataset, args.root, masks_dir=args.masks, mask_suffix=args.mask_suffix)
+    if args.report:  # before reading the whole dataset
+        outputs.check_file(args.report, "--report", args.force, report_reason)
+    report = check(args.dataset, args.root, masks_dir=args.masks_dir, mask_suffix=args.mask_suffix)
     print(format_report(report))
     if args.report:
-        with open(args.report, "w") as f:
-            json.dump(report, f, indent=2)
+        outputs.write_json(args.report, report, kind="data-check")
     return 1 if report["problems"] else 0
 
 
@@ -60,11 +57,15 @@ def _train(args):
         train_split=args.train_split, val_split=args.val_split, val_fraction=args.val_fraction,
         seed=args.seed, masks_dir=args.masks_dir, mask_suffix=args.mask_suffix,
         jit_compile=args.xla, precision=args.precision, strategy=args.strategy,
-        overwrite=args.force, command="kerasseg " + shlex.join(args.argv))
+        overwrite=args.force, command="kerasseg " + shlex.join(args.argv), on_error=args.on_error)
     last = result["history"][-1] if result["history"] else {}
     summary = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
     print(f"\n{args.out}: {len(result['history'])} epochs ({result['epochs_run']} in this call); "
           f"last epoch: {summary}")
+    skipped = result.get("skipped", [])
+    if skipped:
+        print(f"skipped {len(skipped)} unreadable pairs (listed in {args.out}/config.json), e.g. "
+              f"{skipped[0]['image']}: {skipped[0]['error']}", file=sys.stderr)
     for warning in result["warnings"]:
         print(f"kerasseg train: warning: {warning}", file=sys.stderr)
     return 1 if result["warnings"] else 0
@@ -78,7 +79,7 @@ def _evaluate(args):
         seed=args.seed, mask_mode=args.mask_mode, masks_dir=args.masks_dir,
         mask_suffix=args.mask_suffix, image_size=args.image_size, tta=args.tta,
         threshold=args.threshold, instances=args.instances, report_path=args.report,
-        plot_path=args.plot)
+        plot_path=args.plot, force=args.force, on_error=args.on_error)
     print(evaluate.markdown(report, f"{args.model} on {args.dataset} {args.split}"))
     for path in (args.report, args.plot):
         if path:
@@ -170,7 +171,7 @@ def build_parser():
                       help=f"output folder (default: {default['out_dir']})")
     demo.add_argument("--epochs", type=_positive_int, default=default["epochs"],
                       help=f"training epochs (default: {default['epochs']})")
-    demo.add_argument("--image-size", type=_positive_int, default=default["image_size"],
+    demo.add_argument("--image-size", type=_image_size, default=default["image_size"],
                       help=f"image height and width, a multiple of 8 (default: {default['image_size']})")
     demo.add_argument("--train-count", type=_positive_int, default=default["train_count"],
                       help=f"training images (default: {default['train_count']})")
@@ -191,10 +192,13 @@ def build_parser():
                     "if any problem was found.")
     check.add_argument("root", help="the dataset folder (for --dataset folder: the images folder)")
     check.add_argument("--dataset", required=True, choices=NAMES)
-    check.add_argument("--masks", help="for --dataset folder: the masks folder (default: ROOT)")
+    check.add_argument("--masks-dir", "--masks", dest="masks_dir",
+                       help="for --dataset folder: the masks folder (default: ROOT)")
     check.add_argument("--mask-suffix", default="",
                        help="for --dataset folder: what mask names add to image names, e.g. _mask")
     check.add_argument("--report", help="also write the report as JSON to this file")
+    check.add_argument("--force", action="store_true",
+                       help="replace a --report file that kerasseg wrote (never another file)")
     check.set_defaults(run=_data_check)
 
     train = commands.add_parser(
@@ -211,7 +215,7 @@ def build_parser():
     train.add_argument("--train-split", default="train", help="split to train on (default: train)")
     train.add_argument("--val-split", default="val",
                        help="split to validate on, or 'none' (default: val)")
-    train.add_argument("--image-size", type=_positive_int, default=256,
+    train.add_argument("--image-size", type=_image_size, default=256,
                        help="square training size, a multiple of the model's stride (default: 256)")
     train.add_argument("--epochs", type=_positive_int, default=50, help="total epochs (default: 50)")
     train.add_argument("--batch-size", type=_positive_int, default=8,
@@ -254,6 +258,9 @@ def build_parser():
     evaluate.add_argument("--plot", help="write a PNG of the per-image Dice distribution here")
     evaluate.add_argument("--instances", action="store_true",
                           help="also score connected components as instances (Penn-Fudan)")
+    evaluate.add_argument("--force", action="store_true",
+                          help="replace a --report or --plot file that kerasseg wrote (never "
+                               "another file)")
     evaluate.set_defaults(run=_evaluate)
 
     predict = commands.add_parser(
@@ -315,7 +322,7 @@ def _add_model_arguments(parser):
     parser.add_argument("--model", required=True,
                         help="a .keras file, a zoo name (kerasseg zoo list) or classic:METHOD "
                              "(threshold, otsu, multiotsu, kmeans, edges)")
-    parser.add_argument("--image-size", type=_positive_int, default=256,
+    parser.add_argument("--image-size", type=_image_size, default=256,
                         help="size to run at when the model has no fixed input size (default: 256)")
     parser.add_argument("--tta", action="store_true", help="average over flipped copies")
     parser.add_argument("--threshold", type=_threshold, default=0.5,
@@ -337,6 +344,9 @@ def _add_data_arguments(parser):
                                             "--data-dir)")
     parser.add_argument("--mask-suffix", default="",
                         help="for --dataset folder: what mask names add to image names, e.g. _mask")
+    parser.add_argument("--on-error", choices=["raise", "skip"], default="raise",
+                        help="an unreadable image or mask: stop, naming it (raise, the default), "
+                             "or leave it out and go on (skip; the skipped files are listed)")
 
 
 def _dataset_spec(text):
@@ -399,6 +409,15 @@ def _integer_from(minimum, what):
 
 
 _positive_int = _integer_from(1, "a positive integer")
+
+
+def _image_size(text):
+    from kerasseg.data.records import check_image_size
+
+    try:
+        return check_image_size(_positive_int(text), "--image-size")
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error).removeprefix("--image-size ")) from None
 _non_negative_int = _integer_from(0, "a whole number, 0 or more")
 
 
@@ -484,6 +503,12 @@ def main(argv=None):
         _start_tensorflow_quietly()
     try:
         return args.run(args)
+    except KeyboardInterrupt as error:
+        # Ctrl-C: a few lines, no traceback. Every file is written whole or not at all.
+        detail = str(error) or ("interrupted; every file already written is whole (none is "
+                                "left half-written)")
+        print(f"\nkerasseg {args.command}: {detail}", file=sys.stderr)
+        return 130
     except (ValueError, ArithmeticError) as error:
         print(f"kerasseg {args.command}: error: {error}", file=sys.stderr)
         return 2

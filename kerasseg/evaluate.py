@@ -8,7 +8,6 @@ multi-class masks average the scores of the foreground classes 1..C-1.
 """
 
 import concurrent.futures
-import json
 import os
 
 import numpy as np
@@ -66,7 +65,7 @@ def scores(truth, prediction, num_classes=2, ignore_index=None):
 
 
 def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_size=8,
-             progress=True, allowed_values=None):
+             progress=True, allowed_values=None, on_error="raise"):
     """Scores a segmenter on records at the model's and at the original resolution.
 
     Args:
@@ -78,19 +77,25 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
         batch_size: images per model call (memory stays bounded by it).
         progress: show a progress bar on stderr.
         allowed_values: mask values the dataset may hold.
+        on_error: "raise" to stop at the first unreadable image or mask (a
+            DataError naming it), "skip" to score the others.
 
     Returns:
         The report dict: the original-resolution means as top-level `dice`,
         `iou`, `accuracy`, `sensitivity`, `specificity`; then
         `original_resolution` and `model_resolution` (mean and std),
-        `per_group` (e.g. PH2 diagnoses) and `per_image`.
+        `per_group` (e.g. PH2 diagnoses) and `per_image`; "images" is the
+        number scored, "images_found" the number of records, "skipped" the
+        pairs left out ({"id", "image", "error"}).
     """
-    from kerasseg.data.records import load_pair
+    from kerasseg.data.records import DataError, load_pair
     from kerasseg.progress import Progress
     from kerasseg.segmenter import classes_from, mask_at
 
     if not records:
         raise ValueError("nothing to evaluate: no records")
+    if on_error not in ("raise", "skip"):
+        raise ValueError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
     check_threshold(threshold)
     num_classes = max(segmenter.num_classes, 2)
     if allowed_values is not None and num_classes > max(allowed_values) + 1:
@@ -105,14 +110,27 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
     confusion = np.zeros((num_classes, num_classes), np.int64)
     predict = segmenter.probabilities_tta if tta else segmenter.probabilities
 
+    skipped = []
+
     def read(record):
-        image, mask = load_pair(record, mask_reader, None, allowed_values)
+        try:
+            image, mask = load_pair(record, mask_reader, None, allowed_values)
+        except DataError as error:
+            if on_error == "raise":
+                raise
+            skipped.append({"id": record.id, "image": record.image, "error": str(error)})
+            return None
         small_mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.NEAREST))
         return record, image, mask, segmenter.resize_in(image), small_mask
 
     with concurrent.futures.ThreadPoolExecutor(2) as pool:
         for start in range(0, len(records), batch_size):
-            batch = list(pool.map(read, records[start:start + batch_size]))
+            chunk = records[start:start + batch_size]
+            batch = [item for item in pool.map(read, chunk) if item]
+            if len(batch) < len(chunk):
+                bar.update(len(chunk) - len(batch))   # the skipped pairs count as done
+            if not batch:
+                continue
             probabilities = predict(np.stack([item[3] for item in batch]))
             check_finite(probabilities, segmenter.name, [item[0].image for item in batch])
             for (record, _, mask, _, small_mask), probability in zip(batch, probabilities):
@@ -129,9 +147,14 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
                 })
                 bar.update()
 
+    if not per_image:
+        raise ValueError(f"nothing to evaluate: all {len(records)} pairs were unreadable, e.g. "
+                         f"{skipped[0]['error']}")
     report = {
         **_summary(per_image, "original")["mean"],
         "images": len(per_image),
+        "images_found": len(records),
+        "skipped": sorted(skipped, key=lambda item: item["id"]),
         "model": segmenter.name,
         "input_size": list(segmenter.input_size),
         "tta": bool(tta),
@@ -154,7 +177,7 @@ def evaluate(segmenter, records, mask_reader, tta=False, threshold=0.5, batch_si
 def evaluate_dataset(model, dataset, data_dir, split="val", val_fraction=0.2, seed=0,
                      mask_mode=None, masks_dir=None, mask_suffix="", image_size=256, tta=False,
                      threshold=0.5, instances=False, report_path=None, plot_path=None,
-                     progress=True):
+                     progress=True, force=False, on_error="raise"):
     """Scores a model on a registered dataset's split: what `kerasseg evaluate` runs.
 
     Options and output paths are checked first, so nothing fails after the
@@ -175,6 +198,9 @@ def evaluate_dataset(model, dataset, data_dir, split="val", val_fraction=0.2, se
         report_path: write the full report (per image too) as JSON here.
         plot_path: write a PNG of the per-image Dice distribution here.
         progress: show a progress bar on stderr.
+        force: replace a report or plot that kerasseg wrote (never another file).
+        on_error: "raise" to stop at the first unreadable image or mask, "skip"
+            to score the others (the report names the skipped files).
 
     Returns:
         The report dict of `evaluate`, with "dataset", "split", "data_dir",
@@ -191,9 +217,12 @@ def evaluate_dataset(model, dataset, data_dir, split="val", val_fraction=0.2, se
     if instances and dataset != "pennfudan":
         raise ValueError(f"--instances needs instance ids, which only --dataset pennfudan has "
                          f"(not {dataset})")
-    for option, path in (("--report", report_path), ("--plot", plot_path)):
-        if path:
-            check_output_file(option, path)
+    from kerasseg import outputs
+
+    if report_path:
+        outputs.check_file(report_path, "--report", force, report_reason)
+    if plot_path:
+        outputs.check_file(plot_path, "--plot", force)
     data = source(dataset, data_dir, split, val_fraction=val_fraction, seed=seed,
                   mask_suffix=mask_suffix, masks_dir=masks_dir, mode=mask_mode)
     segmenter = load(model, image_size=image_size)
@@ -201,7 +230,7 @@ def evaluate_dataset(model, dataset, data_dir, split="val", val_fraction=0.2, se
         raise ValueError(f"--instances needs a binary model; {model} predicts "
                          f"{segmenter.num_classes} classes")
     report = evaluate(segmenter, data.records, data.mask_reader, tta=tta, threshold=threshold,
-                      allowed_values=data.allowed_values, progress=progress)
+                      allowed_values=data.allowed_values, progress=progress, on_error=on_error)
     report.update(dataset=dataset, split=split, data_dir=data_dir,
                   class_names=list(data.class_names))
     if instances:
@@ -258,23 +287,6 @@ def class_report(confusion):
                                 "share": round(float(off[truth, prediction]), 4)}}
 
 
-def check_output_file(option, path):
-    """ValueError unless `path` can be written: its folder exists and takes files, and it is
-    not itself a folder."""
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    if os.path.isdir(path):
-        raise ValueError(f"{option} {path}: is a folder; give a file name")
-    if not os.path.isdir(folder):
-        raise ValueError(f"{option} {path}: the folder {folder} does not exist")
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as error:
-        raise ValueError(f"{option} {path}: cannot write in {folder} ({error.strerror})") from None
-
-
 def check_threshold(threshold):
     """ValueError unless `threshold` is a probability strictly between 0 and 1."""
     if not 0.0 < float(threshold) < 1.0:  # NaN fails this too
@@ -319,10 +331,16 @@ def _finite(value):
 
 def markdown(report, title=None):
     """The report as a Markdown table (both resolutions, and per group if any)."""
+    skipped = report.get("skipped") or []
     lines = [f"### {title or report['model']}: {report['images']} images"
-             + (" (flip TTA)" if report.get("tta") else ""), "",
-             f"| metric | original resolution | model resolution ({report['input_size'][0]}x"
-             f"{report['input_size'][1]}) |", "|---|---|---|"]
+             + (" (flip TTA)" if report.get("tta") else ""), ""]
+    if skipped:
+        lines += [f"Means over {report['images']} of {report['images_found']} images: "
+                  f"{len(skipped)} unreadable and skipped ("
+                  + ", ".join(item["image"] for item in skipped[:3])
+                  + (", ..." if len(skipped) > 3 else "") + ").", ""]
+    lines += [f"| metric | original resolution | model resolution ({report['input_size'][0]}x"
+              f"{report['input_size'][1]}) |", "|---|---|---|"]
     for metric in METRICS:
         cells = []
         for where in ("original_resolution", "model_resolution"):
@@ -353,8 +371,18 @@ def markdown(report, title=None):
     return "\n".join(lines) + "\n"
 
 
+def report_reason(path):
+    """None if `path` is an evaluation report that kerasseg wrote, else why not (what --force asks)."""
+    from kerasseg import outputs
+
+    # Reports written before they carried a format key are recognised by their keys.
+    return outputs.json_reason("evaluation", ("model", "images", "per_image"))(path)
+
+
 def write_report(report, path):
-    """Writes the report as JSON (NaN written as null)."""
+    """Writes the report as JSON (NaN written as null), atomically."""
+    from kerasseg import outputs
+
     def clean(value):
         if isinstance(value, float) and not np.isfinite(value):
             return None
@@ -364,9 +392,7 @@ def write_report(report, path):
             return [clean(v) for v in value]
         return value
 
-    with open(path, "w") as f:
-        json.dump(clean(report), f, indent=2)
-    return path
+    return outputs.write_json(path, clean(report), kind="evaluation")
 
 
 def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_threshold=0.5,

@@ -34,23 +34,15 @@ SAVEDMODEL_ENTRIES = {"saved_model.pb", "saved_model.pbtxt", "variables", "asset
                       "fingerprint.pb", "keras_metadata.pb"}
 
 
-def _check_target(path, force, exported_by_us=None):
-    """Refuses an existing `path` unless `force`, and even then unless kerasseg wrote it.
+def _check_target(path, force, exported_by_us):
+    """Refuses an existing `path` unless `force`, and even then unless kerasseg wrote it
+    (`kerasseg.outputs.check_file`); `exported_by_us` recognises the file."""
+    from kerasseg import outputs
 
-    `exported_by_us`: callable(path) -> None if the file is one kerasseg
-    exports, else the reason it is not.
-    """
-    if not os.path.exists(path):
-        return
-    if os.path.isdir(path):
-        raise ExportError(f"{path} is a folder; the export writes a file there: choose another "
-                          "--out")
-    if not force:
-        raise ExportError(f"{path} already exists; pass --force to replace it")
-    reason = exported_by_us(path) if exported_by_us else None
-    if reason:
-        raise ExportError(f"{path} is not a file kerasseg exported ({reason}); --force replaces "
-                          "only those: choose another --out")
+    try:
+        outputs.check_file(path, "--out", force, exported_by_us, make_folder=True)
+    except outputs.OutputError as error:
+        raise ExportError(str(error)) from None
 
 
 def _check_savedmodel_target(out_dir, force):
@@ -113,18 +105,10 @@ def _json_file_reason(path, keys):
 
 
 def _atomic_write_bytes(path, data):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=directory, prefix=".tmp-", suffix=os.path.basename(path))
-    try:
-        with os.fdopen(handle, "wb") as f:
-            f.write(data)
-        os.chmod(temporary, 0o644)  # mkstemp makes files private; exports are meant to be shared
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.remove(temporary)
-        raise
+    from kerasseg import outputs
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    outputs.write_bytes(path, data)
 
 
 def _atomic_write_json(path, data):

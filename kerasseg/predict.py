@@ -10,7 +10,6 @@ import os
 import sys
 
 import numpy as np
-from PIL import Image
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # What predict writes: never read back from a folder as an image (a ground-truth
@@ -91,16 +90,20 @@ def plan(inputs, out_dir, overlays=True, force=False):
             pass
     except OSError as error:
         raise ValueError(f"--out {out_dir}: cannot write there ({error.strerror})") from None
-    outputs = [(os.path.join(out_dir, f"{name}_mask.png"),
+    targets = [(os.path.join(out_dir, f"{name}_mask.png"),
                 os.path.join(out_dir, f"{name}_overlay.png") if overlays else None)
                for name in output_names(files)]
-    existing = [path for pair in outputs for path in pair if path and os.path.exists(path)]
+    existing = [path for pair in targets for path in pair if path and os.path.exists(path)]
     if existing and not force:
         shown = ", ".join(os.path.basename(path) for path in existing[:5])
         more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
         raise ValueError(f"--out {out_dir} already holds {shown}{more}; predict replaces no file "
                          "without --force: choose another --out or add --force")
-    return {"files": files, "left_out": left_out, "outputs": outputs}
+    from kerasseg.outputs import check_file
+
+    for path in existing:   # --force replaces only what kerasseg wrote
+        check_file(path, "--out", force=True)
+    return {"files": files, "left_out": left_out, "outputs": targets}
 
 
 def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True, batch_size=8,
@@ -127,6 +130,7 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
         A dict: "written" (mask paths), "failed" ([(file, reason)]) and
         "left_out" (files in folders named like outputs, not read).
     """
+    from kerasseg import outputs
     from kerasseg.data.records import read_image
     from kerasseg.progress import Progress
     from kerasseg.segmenter import mask_at
@@ -159,10 +163,10 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
             mask = mask_at(probability, image.shape[:2], threshold)
             # Binary masks are written 0/255 so they can be seen; class ids otherwise.
             picture = mask * 255 if segmenter.num_classes == 1 else mask
-            Image.fromarray(picture.astype(np.uint8)).save(mask_path)
+            outputs.write_png(mask_path, picture.astype(np.uint8))
             if overlay_path:
                 tinted = (overlay(image, mask > 0) * 255).round().astype(np.uint8)
-                Image.fromarray(tinted).save(overlay_path)
+                outputs.write_png(overlay_path, tinted)
             written.append(mask_path)
             bar.update()
     return {"written": written, "failed": failed, "left_out": work["left_out"]}

@@ -164,6 +164,23 @@ def is_keras_file(path):
     return os.path.isfile(path) and zipfile.is_zipfile(path)
 
 
+class Interrupted(KeyboardInterrupt):
+    """Training was interrupted (Ctrl-C); the message says what was kept and how to resume."""
+
+
+def interrupted_message(out_dir, done, epochs, command=None):
+    """What a person needs after Ctrl-C: where it stopped, what is kept, how to go on."""
+    if done == 0:
+        kept = ("nothing was kept (no epoch had finished), so the run folder was not left "
+                "behind; run the same command to start again")
+    else:
+        kept = (f"{out_dir} keeps epoch {done} (last.keras, best.keras where there is "
+                "validation, and the state to resume from); run the same command to resume "
+                "from it")
+    return (f"interrupted in epoch {done + 1} of {epochs}: {kept}"
+            + (f":\n  {command}" if command else ""))
+
+
 def lock(out_dir):
     """Creates `out_dir` and locks it for this process; ValueError if another holds it.
 
@@ -200,11 +217,12 @@ def lock(out_dir):
 
 
 def unlock(handle, out_dir, created):
-    """Releases the lock; removes the folder again if this call created it and left it empty."""
+    """Releases the lock and removes its file; removes the folder again if this call created
+    it and left it empty."""
     lock_path = os.path.join(out_dir, ".lock")
-    if created and os.path.isdir(out_dir) and set(os.listdir(out_dir)) <= {".lock"}:
-        if os.path.exists(lock_path):
-            os.remove(lock_path)
+    if handle is not None and os.path.exists(lock_path):
+        os.remove(lock_path)  # still held: no other process can be using it
+    if created and os.path.isdir(out_dir) and not os.listdir(out_dir):
         os.rmdir(out_dir)
     if handle is not None:
         handle.close()  # closing releases the flock

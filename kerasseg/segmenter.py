@@ -119,8 +119,12 @@ def load(spec, image_size=256):
             input size.
 
     Returns:
-        A `Segmenter`. Raises ValueError naming `spec` if it is none of these.
+        A `Segmenter`. Raises ValueError naming `spec` if it is none of these,
+        or an `image_size` beyond `kerasseg.data.records.MAX_IMAGE_SIZE`.
     """
+    from kerasseg.data.records import check_image_size
+
+    check_image_size(image_size, "image_size")
     if spec.startswith("classic:"):
         return ClassicSegmenter(spec.split(":", 1)[1], image_size)
     if spec.endswith(".tflite"):

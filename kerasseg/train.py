@@ -66,7 +66,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
                      augment=True, mask_mode=None, train_split="train", val_split="val",
                      val_fraction=0.2, seed=0,
                      masks_dir=None, mask_suffix="", jit_compile=None, precision="float32",
-                     strategy="none", overwrite=False, command=None, verbose="auto"):
+                     strategy="none", overwrite=False, command=None, verbose="auto",
+                     on_error="raise"):
     """Trains a kerasseg builder on a registered dataset: what `kerasseg train` runs.
 
     The run folder's config.json records the builder, its arguments and how
@@ -110,6 +111,9 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         command: the command line to record; None records the `kerasseg
             train` command equivalent to this call.
         verbose: Keras verbosity ("auto" shows a progress bar).
+        on_error: "raise" to refuse the run at the first unreadable image or
+            mask (named), "skip" to train on the others; the skipped files are
+            listed in config.json ("skipped").
 
     Returns:
         The dict `train` returns.
@@ -126,6 +130,9 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     from kerasseg.data.sources import source
     from kerasseg.models import build_model
 
+    from kerasseg.data.records import check_image_size
+
+    check_image_size(image_size, "image_size")
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     # Multi-worker collectives must be set up before any other TensorFlow work.
@@ -155,10 +162,13 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
             f"batch of {batch_size}; --strategy {strategy} drops a last partial batch "
             "(the replicas must agree on the steps), so there would be nothing to train on: "
             "lower --batch-size")
+    skipped = {"train": [], "val": []}   # filled as train() reads every file once
     train_data = train_source.dataset(image_size, batch_size=batch_size, shuffle=True,
                                       augment=Augmentation() if augment else None, seed=seed,
-                                      drop_remainder=strategy != "none")
-    val_data = val_source and val_source.dataset(image_size, batch_size=batch_size)
+                                      drop_remainder=strategy != "none", on_error=on_error,
+                                      skipped=skipped["train"])
+    val_data = val_source and val_source.dataset(image_size, batch_size=batch_size,
+                                                 on_error=on_error, skipped=skipped["val"])
     if command is None:
         command = _command_line(model, given_args, dataset, data_dir, out_dir, locals())
     config = {
@@ -173,6 +183,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         "val_fraction": val_fraction, "seed": seed, "batch_size": batch_size,
         "augment": augment,
     }
+    if on_error == "skip":   # absent otherwise, so runs from before the option still resume
+        config["skipped"] = skipped
     keras.utils.set_random_seed(seed)
     return train(lambda: build_model(model, **model_args), train_data, val_data,
                  out_dir=out_dir, epochs=epochs, loss=loss, num_classes=train_source.num_classes,
@@ -196,7 +208,7 @@ def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
     for name in ("image_size", "epochs", "batch_size", "loss", "learning_rate", "schedule",
                  "early_stopping", "freeze_encoder_epochs", "mask_mode", "train_split",
                  "val_split", "val_fraction", "seed", "masks_dir", "mask_suffix", "precision",
-                 "strategy"):
+                 "strategy", "on_error"):
         value = settings[name]
         if value != defaults[name].default:
             words += [f"--{name.replace('_', '-')}", "none" if value is None else str(value)]
@@ -295,11 +307,15 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
             history, first_loss = _fit(built, strategy, train_data, val_data, resumed_epoch,
                                        epochs, files, damaged, schedule, early_stopping, loss_fn,
                                        metric_args, verbose, learning_rate, freeze)
-        except BaseException:
-            if run.completed_epochs(files["backup"]) == 0:
+        except BaseException as error:
+            done = run.completed_epochs(files["backup"])
+            if done == 0:
                 # A run folder with no completed epoch is not a run: leave no
                 # config.json behind to block the corrected command.
                 run.remove_files(files)
+            if isinstance(error, KeyboardInterrupt):
+                raise run.Interrupted(run.interrupted_message(
+                    out_dir, done, epochs, (config or {}).get("command"))) from None
             raise
         warning = divergence(run.read_log(files["log.csv"])[resumed_epoch:], first_loss)
         log = run.finish(files, diverged=warning is not None)
@@ -312,6 +328,7 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
         "last": files["last.keras"],
         "epochs_run": len(history.epoch),
         "warnings": [warning] if warning else [],
+        "skipped": [item for part in (config or {}).get("skipped", {}).values() for item in part],
     }
 
 

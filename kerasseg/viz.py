@@ -75,8 +75,14 @@ def save_panel_grid(path, rows, panel_size=(2.2, 2.2), fontsize=8):
             axes[r, c].imshow(np.clip(picture, 0, 1))
             axes[r, c].set_title(title, fontsize=fontsize)
     figure.tight_layout()
-    figure.savefig(path)
-    return path
+    return save_figure(figure, path)
+
+
+def save_figure(figure, path):
+    """Writes a figure as a PNG that kerasseg marks as its own, atomically."""
+    from kerasseg.outputs import save_figure as save
+
+    return save(figure, path)
 
 
 def _figure(width, height):
@@ -113,8 +119,7 @@ def save_training_curves(path, log):
         axis.legend(fontsize=7)
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    figure.savefig(path)
-    return path
+    return save_figure(figure, path)
 
 
 def save_score_distribution(path, scores, title="per-image Dice", groups=None):
@@ -145,5 +150,4 @@ def save_score_distribution(path, scores, title="per-image Dice", groups=None):
     axis.set_xlabel(title, fontsize=8)
     axis.set_ylabel("images", fontsize=8)
     figure.tight_layout()
-    figure.savefig(path)
-    return path
+    return save_figure(figure, path)

@@ -121,7 +121,7 @@ def test_existing_outputs_are_kept_and_interrupted_writes_leave_nothing(trained_
 
     target = tmp_path / "model.tflite"
     target.write_bytes(b"precious")
-    with pytest.raises(export.ExportError, match="already exists; pass --force"):
+    with pytest.raises(export.ExportError, match="already exists; kerasseg replaces no file without --force"):
         export.export_tflite(trained_unet, str(target))
     assert target.read_bytes() == b"precious"
 

@@ -186,8 +186,8 @@ def test_case03_export_force_replaces_only_what_kerasseg_exported(data_root, tin
     before = _snapshot(work)
     assert main(["export", "--model", str(tiny_model), "--format", "tflite", "--force",
                  "--out", str(work / "model.tflite")]) == 2
-    assert (f"{work / 'model.json'} is not a file kerasseg exported (not a sidecar or report "
-            "written at export); --force replaces only those") in capsys.readouterr().err
+    assert (f"--out {work / 'model.json'}: is not a file kerasseg wrote (not a sidecar or "
+            "report written at export); --force replaces only those") in capsys.readouterr().err
     assert _snapshot(work) == before
 
 
@@ -214,8 +214,8 @@ def test_case04_checkpoints_are_written_atomically_and_a_resume_repairs_them(
         return real_save(model, filepath, *args, **kwargs)
 
     monkeypatch.setattr(keras.Model, "save", killed_mid_write)
-    with pytest.raises(KeyboardInterrupt):
-        main(command)
+    assert main(command) == 130   # what Ctrl-C ends with
+    assert "interrupted in epoch 2 of" in capsys.readouterr().err
     monkeypatch.undo()
     assert (out / "last.keras").read_bytes() == kept["last.keras"]  # the old file, whole
     assert zipfile.is_zipfile(out / "last.keras") and zipfile.is_zipfile(out / "best.keras")
@@ -649,3 +649,160 @@ def test_case15_tensorflow_start_up_noise_stays_out_of_the_output(ph2_pairs, tin
     assert main(["zoo", "list"]) == 0
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "0"
     assert "ph2-mobile" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- round two
+
+
+def test_case16_evaluate_replaces_no_file_it_did_not_write(ph2_pairs, tiny_model, tmp_path,
+                                                           capsys):
+    images, masks = ph2_pairs
+    work = tmp_path / "work"
+    work.mkdir()
+    model = work / "m2.keras"
+    shutil.copy(tiny_model, model)
+    photo = work / "photo.png"
+    shutil.copy(images / sorted(os.listdir(images))[0], photo)
+    before = _snapshot(work)
+    data = ["--model", str(model), "--dataset", "folder", "--data-dir", str(images),
+            "--masks-dir", str(masks), "--mask-suffix", "_mask", "--split", "all"]
+    # The model being evaluated, and a photo: refused with or without --force, before any work.
+    for extra in ([], ["--force"]):
+        assert main(["evaluate", *data, "--report", str(model), *extra]) == 2
+        err = capsys.readouterr().err
+        assert f"--report {model}:" in err and "Traceback" not in err
+        assert main(["evaluate", *data, "--plot", str(photo), *extra]) == 2
+        assert f"--plot {photo}:" in capsys.readouterr().err
+    assert "is not a file kerasseg wrote (a PNG that kerasseg did not write)" in (
+        main(["evaluate", *data, "--plot", str(photo), "--force"]) == 2 and
+        capsys.readouterr().err)
+    assert _snapshot(work) == before
+    # What evaluate wrote is replaced with --force, and only with it.
+    report, plot = work / "report.json", work / "dice.png"
+    assert main(["evaluate", *data, "--report", str(report), "--plot", str(plot)]) == 0
+    written = _snapshot(work)
+    assert main(["evaluate", *data, "--report", str(report)]) == 2
+    assert "already exists; kerasseg replaces no file without --force" in capsys.readouterr().err
+    assert _snapshot(work) == written
+    assert main(["evaluate", *data, "--report", str(report), "--plot", str(plot),
+                 "--force"]) == 0
+    assert json.loads(report.read_text())["format"] == "kerasseg-evaluation"
+    # data check's report follows the same rule.
+    assert main(["data", "check", str(images), "--dataset", "folder", "--masks-dir", str(masks),
+                 "--mask-suffix", "_mask", "--report", str(model)]) == 2
+    assert _snapshot(work)[os.path.basename(model)] == before[os.path.basename(model)]
+
+
+def test_case17_ctrl_c_in_train_says_what_was_kept_and_how_to_resume(ph2_pairs, tmp_path):
+    import signal
+    import time
+
+    images, masks = ph2_pairs
+    out = tmp_path / "run"
+    args = _train_args(images, masks, out)
+    args[args.index("--epochs") + 1] = "40"
+    started = subprocess.Popen([sys.executable, "-m", "kerasseg.cli", *args], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = out / "log.csv"
+    deadline = time.time() + 240
+    while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 3):
+        time.sleep(0.2)   # a header and two finished epochs
+    started.send_signal(signal.SIGINT)
+    _, err = started.communicate(timeout=120)
+    assert started.returncode == 130, err[-3000:]
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err
+    import re
+
+    found = re.search(r"kerasseg train: interrupted in epoch (\d+) of 40: (\S+) keeps epoch (\d+)",
+                      err)
+    assert found and found.group(2) == str(out), err[-3000:]
+    kept = int(found.group(3))
+    # Epoch `kept` is whole on disk (the log may already hold the interrupted one).
+    assert int(found.group(1)) == kept + 1 and 1 <= kept <= len(log.read_text().splitlines()) - 1
+    assert "run the same command to resume from it" in err and f"--out {out}" in err
+    assert not (out / ".lock").exists()
+    assert {"last.keras", "config.json", "log.csv"} <= set(os.listdir(out))
+
+
+def test_case17_ctrl_c_elsewhere_is_a_sentence_and_leaves_whole_files(
+        ph2_pairs, tiny_model, tmp_path, monkeypatch, capsys):
+    from kerasseg import outputs
+
+    images, masks = ph2_pairs
+    calls = []
+    real = outputs.write_bytes
+
+    def interrupted_on_the_second(path, data):
+        calls.append(path)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(path, data)
+
+    monkeypatch.setattr(outputs, "write_bytes", interrupted_on_the_second)
+    out = tmp_path / "out"
+    assert main(["predict", str(images), "--model", str(tiny_model), "--out", str(out)]) == 130
+    err = capsys.readouterr().err
+    assert "kerasseg predict: interrupted; every file already written is whole" in err
+    assert "Traceback" not in err
+    # The first mask is whole; the interrupted overlay was never put in place.
+    assert os.listdir(out) == [os.path.basename(calls[0])]
+
+
+def test_case18_on_error_skip_trains_and_scores_the_rest_and_names_what_it_left_out(
+        ph2_pairs, tmp_path, capsys):
+    images, masks = ph2_pairs
+    broken = tmp_path / "images"
+    shutil.copytree(images, broken)
+    victim = broken / sorted(os.listdir(broken))[0]
+    victim.write_bytes(b"")   # a 0-byte file among real photos
+    out = tmp_path / "run"
+    assert main(_train_args(broken, masks, out)) == 2
+    assert f"{victim}: cannot decode image" in capsys.readouterr().err and not out.exists()
+    assert main(_train_args(broken, masks, out, "--on-error", "skip", "--train-split",
+                            "all", "--val-split", "none")) == 0
+    err = capsys.readouterr().err
+    assert f"skipped 1 unreadable pairs (listed in {out}/config.json), e.g. {victim}" in err
+    config = json.loads((out / "config.json").read_text())
+    assert [item["image"] for item in config["skipped"]["train"]] == [str(victim)]
+    assert config["train_images"] == 8   # found; 7 of them trained on
+    assert len(config["skipped"]["val"]) == 0
+
+    report = tmp_path / "report.json"
+    data = ["--model", "classic:otsu", "--dataset", "folder", "--data-dir", str(broken),
+            "--masks-dir", str(masks), "--mask-suffix", "_mask", "--split", "all"]
+    assert main(["evaluate", *data]) == 2
+    assert f"{victim}: cannot decode image" in capsys.readouterr().err
+    assert main(["evaluate", *data, "--on-error", "skip", "--report", str(report)]) == 0
+    assert "Means over 7 of 8 images: 1 unreadable and skipped" in capsys.readouterr().out
+    written = json.loads(report.read_text())
+    assert written["images"] == 7 and written["images_found"] == 8
+    assert [item["image"] for item in written["skipped"]] == [str(victim)]
+
+
+def test_case19_an_absurd_image_size_is_refused_with_the_limit(ph2_pairs, tiny_model, tmp_path,
+                                                               capsys):
+    images, masks = ph2_pairs
+    commands = [
+        ["evaluate", "--model", "classic:otsu", "--dataset", "folder", "--data-dir", str(images),
+         "--masks-dir", str(masks), "--mask-suffix", "_mask"],
+        ["predict", str(images), "--model", "classic:otsu", "--out", str(tmp_path / "out")],
+        _train_args(images, masks, tmp_path / "run")]
+    for command in commands:
+        with pytest.raises(SystemExit) as stopped:
+            main([*command, "--image-size", "100000"])
+        assert stopped.value.code == 2
+        assert ("--image-size: 100000: sizes run from 1 to 4096 pixels a side"
+                in capsys.readouterr().err)
+    assert not (tmp_path / "out").exists() and not (tmp_path / "run").exists()
+    from kerasseg.segmenter import load
+
+    with pytest.raises(ValueError, match="image_size 100000: sizes run from 1 to 4096"):
+        load("classic:otsu", image_size=100000)
+
+
+def test_case20_the_masks_folder_option_has_one_name_everywhere(ph2_pairs, capsys):
+    images, masks = ph2_pairs
+    for option in ("--masks-dir", "--masks"):   # the old name stays as an alias
+        assert main(["data", "check", str(images), "--dataset", "folder", option, str(masks),
+                     "--mask-suffix", "_mask"]) == 0
+        assert "pairs        8 found, 8 readable" in capsys.readouterr().out

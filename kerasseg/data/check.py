@@ -33,6 +33,14 @@ def _dataset_parts(dataset, root, masks_dir=None, mask_suffix=""):
     return records, mode.mask_reader(), mode.allowed_values, mode.foreground, problems
 
 
+def report_reason(path):
+    """None if `path` is a data check report that kerasseg wrote, else why not (what --force asks)."""
+    from kerasseg import outputs
+
+    # Reports written before they carried a format key are recognised by their keys.
+    return outputs.json_reason("data-check", ("dataset", "pairs", "problems"))(path)
+
+
 def check(dataset, root, masks_dir=None, mask_suffix="", progress=True):
     """Reads every image/mask pair of a dataset at full size and reports on them.
 

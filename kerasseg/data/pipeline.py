@@ -29,7 +29,7 @@ def data_error(error):
 
 def build_dataset(records, mask_reader, image_size=256, allowed_values=None, batch_size=None,
                   shuffle=False, augment=None, cache=True, seed=0, on_error="raise",
-                  drop_remainder=False, upright=False):
+                  drop_remainder=False, upright=False, skipped=None):
     """A tf.data pipeline of (image, mask) pairs from records.
 
     Args:
@@ -49,6 +49,8 @@ def build_dataset(records, mask_reader, image_size=256, allowed_values=None, bat
         drop_remainder: drop the last partial batch.
         upright: whether the examples have an up (see `Augmentation`): a
             bool, or a callable(record) -> bool for a mixture.
+        skipped: with on_error="skip", a list to which each skipped pair is
+            added as {"id", "image", "error"} when it is first read.
 
     Returns:
         A `tf.data.Dataset` of (image float32 in [0, 1] of shape (h, w, 3),
@@ -73,6 +75,8 @@ def build_dataset(records, mask_reader, image_size=256, allowed_values=None, bat
             if on_error == "raise":
                 raise
             warnings.warn(f"skipping {record.id}: {error}", stacklevel=1)
+            if skipped is not None:
+                skipped.append({"id": record.id, "image": record.image, "error": str(error)})
             shape = image_size or (1, 1)
             return np.zeros((*shape, 3), np.uint8), np.zeros(shape, np.uint8), False
 

@@ -18,6 +18,22 @@ class DataError(ValueError):
     """A dataset file or layout problem; the message names the file and what is wrong."""
 
 
+# Far above any segmentation model's input (phones run 128-512), far below what
+# exhausts memory: one 4096x4096 float image is 200 MB, a batch of 8 is 1.6 GB.
+MAX_IMAGE_SIZE = 4096
+
+
+def check_image_size(size, option="image_size"):
+    """ValueError naming `option` unless `size` (an int or (height, width)) is from 1 to
+    `MAX_IMAGE_SIZE` pixels on each side."""
+    sides = (size, size) if isinstance(size, int) else tuple(size)
+    if not all(isinstance(s, int) and 1 <= s <= MAX_IMAGE_SIZE for s in sides):
+        raise ValueError(f"{option} {size}: sizes run from 1 to {MAX_IMAGE_SIZE} pixels a side; "
+                         "a larger image would need gigabytes per batch (the model runs at this "
+                         "size, and masks are scored at each image's own size anyway)")
+    return size
+
+
 @dataclasses.dataclass(frozen=True)
 class Record:
     """One image and its mask.

@@ -240,7 +240,7 @@ class Source:
     upright: object = False
 
     def dataset(self, image_size, batch_size=None, shuffle=False, augment=None, cache=True, seed=0,
-                on_error="raise", drop_remainder=False):
+                on_error="raise", drop_remainder=False, skipped=None):
         """The split as a tf.data pipeline (see `kerasseg.data.pipeline.build_dataset`)."""
         from kerasseg.data.pipeline import build_dataset
 
@@ -248,7 +248,7 @@ class Source:
                              allowed_values=self.allowed_values, batch_size=batch_size,
                              shuffle=shuffle, augment=augment, cache=cache, seed=seed,
                              on_error=on_error, drop_remainder=drop_remainder,
-                             upright=self.upright)
+                             upright=self.upright, skipped=skipped)
 
 
 def parse_names(spec):
