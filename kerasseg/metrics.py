@@ -11,6 +11,12 @@ multi-class Dice, IoU, sensitivity and specificity average over the classes
 that occur (in the truth or the prediction), or score `class_id` alone.
 `per_class()` returns the score of every class.
 
+The counts are exact on every Keras backend (TensorFlow, JAX, PyTorch) with
+no float64, which JAX lacks by default: each batch's counts are float32 sums
+(exact below 2**24 pixels per cell and batch), carried into two float32
+matrices, one of whole multiples of 2**22 pixels and one of the remainder,
+so the state stays exact up to 2**46 pixels.
+
 >>> import kerasseg.metrics as M
 >>> metrics = [M.Dice(), M.IoU(), M.PixelAccuracy()]
 """
@@ -19,6 +25,8 @@ import keras
 from keras import ops
 
 __all__ = ["Dice", "IoU", "PixelAccuracy", "Sensitivity", "Specificity"]
+
+_WORD = 2.0 ** 22   # the low word stays below it, so low + a batch's counts stays exact
 
 
 class _ConfusionMatrixMetric(keras.metrics.Metric):
@@ -37,9 +45,11 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
         self.size = 2 if num_classes == 1 else num_classes
         if class_id is not None and not 0 <= class_id < self.size:
             raise ValueError(f"{name}: class_id {class_id} is out of range for {self.size} classes")
-        # float64: exact counts beyond float32's 2**24 pixels.
-        self.matrix = self.add_variable(shape=(self.size, self.size), initializer="zeros",
-                                        dtype="float64", name="confusion_matrix")
+        # Two float32 words per cell: exact counts far beyond float32's 2**24 on every backend.
+        self.high = self.add_variable(shape=(self.size, self.size), initializer="zeros",
+                                      dtype="float32", name="confusion_high")
+        self.low = self.add_variable(shape=(self.size, self.size), initializer="zeros",
+                                     dtype="float32", name="confusion_low")
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = ops.cast(y_pred, "float32")
@@ -71,11 +81,18 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
                 sample_weight = ops.expand_dims(sample_weight, -1)
             weight = weight * sample_weight
         # One-hot products rather than bincount: same counts, and XLA compiles them.
-        truth = ops.reshape(ops.one_hot(y_true, self.size, dtype="float64"), (-1, self.size))
-        truth = truth * ops.reshape(ops.cast(weight, "float64"), (-1, 1))
-        guess = ops.reshape(ops.one_hot(predicted, self.size, dtype="float64"), (-1, self.size))
-        counts = ops.matmul(ops.transpose(truth), guess)
-        self.matrix.assign(self.matrix + counts)
+        truth = ops.reshape(ops.one_hot(y_true, self.size, dtype="float32"), (-1, self.size))
+        truth = truth * ops.reshape(weight, (-1, 1))
+        guess = ops.reshape(ops.one_hot(predicted, self.size, dtype="float32"), (-1, self.size))
+        total = self.low + ops.matmul(ops.transpose(truth), guess)
+        carry = ops.floor(total / _WORD)
+        self.high.assign(self.high + carry)
+        self.low.assign(total - carry * _WORD)
+
+    @property
+    def matrix(self):
+        """The confusion matrix (float32; its state is exact, see the module doc)."""
+        return self.high * _WORD + self.low
 
     def _counts(self):
         """True positives, false positives, false negatives and true negatives per class."""
@@ -99,12 +116,13 @@ class _ConfusionMatrixMetric(keras.metrics.Metric):
         if self.class_id is not None or self.num_classes == 1:
             k = 1 if self.class_id is None else self.class_id
             return ops.cast(ops.divide_no_nan(numerator[k], denominator[k]), "float32")
-        present = ops.cast(denominator > 0, "float64")
+        present = ops.cast(denominator > 0, "float32")
         scores = ops.divide_no_nan(numerator, denominator)
         return ops.cast(ops.divide_no_nan(ops.sum(scores * present), ops.sum(present)), "float32")
 
     def reset_state(self):
-        self.matrix.assign(ops.zeros_like(self.matrix))
+        self.high.assign(ops.zeros(self.high.shape, "float32"))
+        self.low.assign(ops.zeros(self.low.shape, "float32"))
 
     def get_config(self):
         return {**super().get_config(), "num_classes": self.num_classes,

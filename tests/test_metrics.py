@@ -77,3 +77,18 @@ def test_ignore_index_leaves_pixels_out():
 def test_wrong_channel_count_is_named():
     with pytest.raises(ValueError, match="3 channels but the metric was made for num_classes=1"):
         metrics.Dice().update_state(np.zeros((1, 2, 2)), np.zeros((1, 2, 2, 3), np.float32))
+
+
+def test_counts_stay_exact_past_float32s_two_to_the_24_pixels():
+    # Three batches of 8.4M foreground pixels: 25,165,824 true positives, past 2**24, then one
+    # false negative. A float32 counter stops counting single pixels at 2**24.
+    metric = metrics.Sensitivity()
+    truth = np.ones((2, 2048, 2048), np.uint8)
+    logits = np.full((2, 2048, 2048, 1), 5.0, np.float32)
+    for _ in range(3):
+        metric.update_state(truth, logits)
+    metric.update_state(np.ones((1, 1, 1), np.uint8), np.full((1, 1, 1, 1), -5.0, np.float32))
+    high, low = (np.asarray(v, np.float64) for v in (metric.high, metric.low))
+    counts = high * 2.0 ** 22 + low
+    assert counts[1, 1] == 3 * 2 * 2048 * 2048 and counts[1, 0] == 1
+    assert float(metric.result()) == pytest.approx(counts[1, 1] / (counts[1, 1] + 1), rel=1e-7)
