@@ -108,13 +108,16 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
         "metrics": {
             "split": eval_split, "images": report["images"],
             **{k: round(report[k], 4) for k in evaluate.METRICS if report[k] is not None},
-            "std": {k: round(v, 4) for k, v in report["original_resolution"]["std"].items()},
+            "std": {k: round(v, 4) for k, v in report["original_resolution"]["std"].items()
+                    if v is not None},
             "model_resolution": {k: round(v, 4) for k, v in
-                                 report["model_resolution"]["mean"].items()},
+                                 report["model_resolution"]["mean"].items() if v is not None},
             "per_group": {g: round(v["mean"]["dice"], 4)
                           for g, v in report.get("per_group", {}).items()},
             **({"per_dataset": {g: {"images": v["images"],
-                                    **{k: round(v["mean"][k], 4) for k in ("dice", "iou")}}
+                                    **{k: round(v["mean"][k], 4) for k in
+                                       ("dice", "iou", "thresholded_jaccard")
+                                       if v["mean"][k] is not None}}
                                 for g, v in report.get("per_group", {}).items()}}
                if "+" in config["dataset"] else {}),
             **({"classes": {"names": list(data.class_names), **report["classes"]}}

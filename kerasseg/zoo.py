@@ -153,7 +153,8 @@ def describe(name, zoo_dir=None):
         f"  trained with  {info['training']['command']}",
         f"  scores        on {data['name']} {metrics['split']} ({metrics['images']} images): "
         + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("dice", "iou", "accuracy", "sensitivity",
-                                                      "specificity"))]
+                                                      "specificity", "thresholded_jaccard")
+                    if k in metrics)]
     for dataset, scores in metrics.get("per_dataset", {}).items():
         lines.append(f"    {dataset:<12}{scores['images']} images: Dice {scores['dice']:.4f}, "
                      f"IoU {scores['iou']:.4f}")

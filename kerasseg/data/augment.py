@@ -18,6 +18,7 @@ it is never turned upside down: horizontal flips and small rotations only.
 Where it has none (dermoscopy) vertical flips and quarter turns are added.
 """
 
+import functools
 import math
 
 import numpy as np
@@ -142,36 +143,35 @@ class Augmentation:
         """`array` (H, W, C) sampled at input = matrix @ output + offset: bilinear for
         order 1, nearest for order 0; outside the image, the canvas."""
         height, width = array.shape[:2]
-        rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
-        source_rows = matrix[0, 0] * rows + matrix[0, 1] * cols + offset[0]
-        source_cols = matrix[1, 0] * rows + matrix[1, 1] * cols + offset[1]
+        rows, cols = _grid(height, width)
+        # Python floats keep the arithmetic in float32.
+        (a, b), (c, d) = matrix.tolist()
+        source_rows = a * rows + b * cols + float(offset[0])
+        source_cols = c * rows + d * cols + float(offset[1])
         flat = array.reshape(height * width, -1)
+
+        def gather(rows, cols):
+            return np.take(flat, (rows * width + cols).ravel(), axis=0)
+
         if order == 0:
-            out = flat[self._index(np.rint(source_rows), np.rint(source_cols), height, width)]
+            out = gather(_fold(np.rint(source_rows), height), _fold(np.rint(source_cols), width))
         else:
             top, left = np.floor(source_rows), np.floor(source_cols)
-            down, right = (source_rows - top)[..., None], (source_cols - left)[..., None]
-            out = ((flat[self._index(top, left, height, width)] * (1 - right)
-                    + flat[self._index(top, left + 1, height, width)] * right) * (1 - down)
-                   + (flat[self._index(top + 1, left, height, width)] * (1 - right)
-                      + flat[self._index(top + 1, left + 1, height, width)] * right) * down)
+            down = (source_rows - top).reshape(-1, 1)
+            right = (source_cols - left).reshape(-1, 1)
+            top, bottom = _fold(top, height), _fold(top + 1, height)
+            left, right_col = _fold(left, width), _fold(left + 1, width)
+            upper_left = gather(top, left)
+            lower_left = gather(bottom, left)
+            upper = upper_left + (gather(top, right_col) - upper_left) * right
+            lower = lower_left + (gather(bottom, right_col) - lower_left) * right
+            out = upper + (lower - upper) * down
         outside = (source_rows < -0.5) | (source_rows > height - 0.5)
         if self.canvas == "constant":
             outside |= (source_cols < -0.5) | (source_cols > width - 0.5)
         if self.canvas == "constant" or upright:
-            out = np.where(outside[..., None], 0, out)
+            out[outside.ravel()] = 0
         return out.reshape(array.shape).astype(array.dtype)
-
-    @staticmethod
-    def _index(rows, cols, height, width):
-        """Flat indices of integer (row, col) folded back into the image by mirroring
-        (the edge pixel repeated: ... c b a | a b c ... | ... c b a)."""
-
-        def fold(index, size):
-            index = np.mod(index.astype(np.int64), 2 * size)
-            return np.where(index >= size, 2 * size - 1 - index, index)
-
-        return fold(rows, height) * width + fold(cols, width)
 
     def _colour(self, rng, image):
         draws = rng.uniform(-1.0, 1.0, 4)
@@ -190,6 +190,21 @@ class Augmentation:
         bias = linear @ np.full(3, (1.0 - contrast) * (float(image.mean()) + delta) + contrast * delta)
         image = image @ (contrast * linear).T.astype(np.float32) + bias.astype(np.float32)
         return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+def _fold(index, size):
+    """Integer positions folded back into 0..size-1 by mirroring (the edge pixel repeated:
+    ... c b a | a b c ... | ... c b a)."""
+    index = np.mod(index.astype(np.int32), 2 * size)
+    return np.where(index >= size, 2 * size - 1 - index, index)
+
+
+@functools.lru_cache(maxsize=8)
+def _grid(height, width):
+    """The (row, col) coordinates of every output pixel, float32 (read-only, cached)."""
+    rows, cols = np.mgrid[0:height, 0:width].astype(np.float32)
+    rows.flags.writeable = cols.flags.writeable = False
+    return rows, cols
 
 
 _TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]]
