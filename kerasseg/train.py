@@ -94,7 +94,9 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         early_stopping: None, or epochs without a better validation Dice.
         freeze_encoder_epochs: train only the decoder for this many first
             epochs (see `train`).
-        augment: flips, rotations, scale and colour jitter on training images.
+        augment: True for `kerasseg.data.Augmentation()` on training images
+            (flips and turns where the data allow, zoom in and out, colour), False
+            for none, or an `Augmentation` of your own (e.g. `legacy()`).
         mask_mode: how masks are read (e.g. "parts" for CCP); None for the
             dataset's default.
         train_split: the split to train on.
@@ -162,9 +164,10 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
             f"batch of {batch_size}; --strategy {strategy} drops a last partial batch "
             "(the replicas must agree on the steps), so there would be nothing to train on: "
             "lower --batch-size")
+    recipe = augment if isinstance(augment, Augmentation) else Augmentation() if augment else None
     skipped = {"train": [], "val": []}   # filled as train() reads every file once
     train_data = train_source.dataset(image_size, batch_size=batch_size, shuffle=True,
-                                      augment=Augmentation() if augment else None, seed=seed,
+                                      augment=recipe, seed=seed,
                                       drop_remainder=strategy != "none", on_error=on_error,
                                       skipped=skipped["train"])
     val_data = val_source and val_source.dataset(image_size, batch_size=batch_size,
@@ -181,7 +184,7 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         "train_parts": train_source.parts, "val_parts": val_source.parts if val_source else {},
         "val_images": len(val_source.records) if val_source else 0,
         "val_fraction": val_fraction, "seed": seed, "batch_size": batch_size,
-        "augment": augment,
+        "augment": augment if isinstance(augment, bool) else recipe.settings(),
     }
     if on_error == "skip":   # absent otherwise, so runs from before the option still resume
         config["skipped"] = skipped
@@ -213,7 +216,8 @@ def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
         if value != defaults[name].default:
             words += [f"--{name.replace('_', '-')}", "none" if value is None else str(value)]
     for name, flag in (("augment", "augment"), ("jit_compile", "xla")):
-        if settings[name] is not None and settings[name] != defaults[name].default:
+        # A recipe of one's own has no flag; config.json records its settings.
+        if isinstance(settings[name], bool) and settings[name] != defaults[name].default:
             words.append(f"--{flag}" if settings[name] else f"--no-{flag}")
     return shlex.join(words + ["--out", out_dir])
 

@@ -89,6 +89,14 @@ class Augmentation:
         self.brightness, self.contrast = float(brightness), float(contrast)
         self.saturation, self.hue = float(saturation), float(hue)
 
+    def settings(self):
+        """The recipe's arguments as a JSON-able dict (recorded in a run's config.json)."""
+        return {"flip": self.flip, "max_rotation": self.max_rotation, "zoom": list(self.zoom),
+                "max_shift": self.max_shift, "canvas": self.canvas,
+                "brightness": self.brightness, "contrast": self.contrast,
+                "saturation": self.saturation, "hue": self.hue, "gamma": list(self.gamma),
+                "respect_up": self.respect_up}
+
     @classmethod
     def legacy(cls):
         """The recipe of kerasseg 0.1, for comparisons: every example as if it had no up

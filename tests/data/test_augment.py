@@ -125,3 +125,13 @@ def test_a_mixture_of_datasets_with_and_without_an_up(data_root):
 def test_bad_settings_are_named(options, words):
     with pytest.raises(ValueError, match=words):
         Augmentation(**options)
+
+
+def test_settings_rebuild_the_same_recipe():
+    import json
+
+    legacy = Augmentation.legacy()
+    again = Augmentation(**json.loads(json.dumps(legacy.settings())))  # as config.json keeps it
+    image, mask = _top_and_bottom(32)
+    np.testing.assert_array_equal(again(image, mask, 4)[1], legacy(image, mask, 4)[1])
+    assert again.settings() == legacy.settings() != Augmentation().settings()
