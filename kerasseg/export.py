@@ -403,15 +403,26 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
         raise ExportError(f"{len(labels)} labels given ({', '.join(labels)}) but the model has "
                           f"{expected} classes")
 
+    from kerasseg import metadata
+
     data = convert_tflite(model, quantize, representative, int8_io)
     height, width = input_size(model)
     meta = sidecar(source_name or model.name, height, width, labels, quantize,
                    binary=channels == 1)
+    # What MediaPipe Tasks reads: the labels, and for float input the normalisation.
+    data, left_out = metadata.add(data, labels, float_input=quantize != "int8",
+                                  name=meta["model"])
+    if left_out:
+        import warnings
+
+        warnings.warn(left_out, stacklevel=2)
     # The sidecar goes first: a .tflite file is never there without it.
     _atomic_write_json(sidecar_path(out_path), meta)
     _atomic_write_bytes(out_path, data)
     report = {"file": os.path.basename(out_path), "model": meta["model"], "quantize": quantize,
-              "bytes": len(data), "input": [height, width], "params": int(model.count_params())}
+              "bytes": len(data), "input": [height, width], "params": int(model.count_params()),
+              "metadata": left_out or f"ImageSegmenter metadata: labels {', '.join(labels)}"
+              + (", normalisation mean 0, std 255" if quantize != "int8" else "")}
     if fidelity_data is not None:
         report["fidelity"] = {
             "data": f"{fidelity_data.name}:{fidelity_data.split}",

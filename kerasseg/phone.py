@@ -15,12 +15,19 @@ def mediapipe_segmenter(path):
 
     options = vision.ImageSegmenterOptions(
         base_options=mp_python.BaseOptions(model_asset_path=str(path)),
-        running_mode=vision.RunningMode.IMAGE, output_category_mask=True)
+        running_mode=vision.RunningMode.IMAGE, output_category_mask=True,
+        output_confidence_masks=True)
     return vision.ImageSegmenter.create_from_options(options)
 
 
 def mediapipe_category_mask(segmenter, image):
     """MediaPipe's category mask (class ids) of one uint8 RGB image, at the image's size."""
+    return mediapipe_masks(segmenter, image)[0]
+
+
+def mediapipe_masks(segmenter, image):
+    """MediaPipe's category mask (class ids, H x W) and confidence masks (H x W x classes)
+    of one uint8 RGB image, at the image's size."""
     import mediapipe
 
     picture = mediapipe.Image(image_format=mediapipe.ImageFormat.SRGB,
@@ -29,7 +36,9 @@ def mediapipe_category_mask(segmenter, image):
     # numpy_view() does not own its memory: copy while `result` still holds it
     # (a view returned past this frame read freed memory on another machine).
     mask = np.array(result.category_mask.numpy_view(), copy=True)
-    return mask.reshape(image.shape[:2])
+    confidence = np.stack([np.array(m.numpy_view(), copy=True).reshape(image.shape[:2])
+                           for m in result.confidence_masks], axis=-1)
+    return mask.reshape(image.shape[:2]), confidence
 
 
 def compare_with_litert(path, records, mask_reader, presize=True):
@@ -47,7 +56,10 @@ def compare_with_litert(path, records, mask_reader, presize=True):
     Returns:
         {"images", "agreement" (share of pixels where MediaPipe's mask equals
         LiteRT's, at the size MediaPipe was given), "dice_mediapipe" and
-        "dice_litert" (mean per-image Dice at each image's own size)}.
+        "dice_litert" (mean per-image Dice at each image's own size),
+        "labels" (what MediaPipe reads from the file's metadata) and
+        "confidence_max_diff" (largest difference between MediaPipe's
+        confidence masks and LiteRT's probabilities, on presized images)}.
     """
     from kerasseg.data.records import load_pair
     from kerasseg.evaluate import scores
@@ -57,15 +69,23 @@ def compare_with_litert(path, records, mask_reader, presize=True):
     height, width = lite.input_size
     num_classes = max(lite.num_classes, 2)
     agree = pixels = 0
+    confidence_diff = 0.0
     dice_mp, dice_lite = [], []
     segmenter = mediapipe_segmenter(path)
+    labels = list(segmenter.labels)
     try:
         for record in records:
             image, truth = load_pair(record, mask_reader)
             given = (np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
                      if presize else image)
-            category = mediapipe_category_mask(segmenter, given)
+            category, confidence = mediapipe_masks(segmenter, given)
             ours = lite.segment(given)
+            if presize:
+                probability = lite.probabilities(lite.resize_in(given)[None])[0]
+                if probability.shape[-1] == 1:   # the file holds [background, foreground]
+                    probability = np.concatenate([1 - probability, probability], axis=-1)
+                confidence_diff = max(confidence_diff,
+                                      float(np.abs(confidence - probability).max()))
             agree += int(np.sum(category == ours))
             pixels += ours.size
             if presize:
@@ -76,4 +96,5 @@ def compare_with_litert(path, records, mask_reader, presize=True):
     finally:
         segmenter.close()
     return {"images": len(records), "agreement": agree / pixels,
-            "dice_mediapipe": float(np.mean(dice_mp)), "dice_litert": float(np.mean(dice_lite))}
+            "dice_mediapipe": float(np.mean(dice_mp)), "dice_litert": float(np.mean(dice_lite)),
+            "labels": labels, "confidence_max_diff": confidence_diff if presize else None}

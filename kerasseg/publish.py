@@ -184,6 +184,27 @@ def remeasure_latency(models, zoo_dir):
         zoo.write_card(path, info)
 
 
+def add_metadata(models, zoo_dir):
+    """Writes MediaPipe's ImageSegmenter metadata (`kerasseg.metadata`) into each zoo file in
+    place, the network inside unchanged, and updates the cards' sizes and sha256."""
+    from kerasseg import metadata, outputs
+
+    for name in models:
+        path = os.path.join(zoo_dir, name, "card.json")
+        with open(path) as f:
+            info = json.load(f)
+        for variant, entry in info["tflite"].items():
+            file = os.path.join(zoo_dir, name, entry["file"])
+            with open(file, "rb") as f:
+                data, left_out = metadata.add(f.read(), info["labels"],
+                                              float_input=variant != "int8", name=name)
+            if left_out:
+                raise ValueError(left_out)
+            outputs.write_bytes(file, data)
+            entry.update({k: v for k, v in _file_entry(file).items() if k != "url"})
+        zoo.write_card(path, info)
+
+
 def reexport(name, data_dir, zoo_dir, calibration_split="train"):
     """Exports a published model's TFLite files again (e.g. after an export format change)
     from its zoo/NAME/model.keras and card, and updates the card's tflite entry."""

@@ -1,8 +1,10 @@
-"""Every zoo int8 file in a real client: MediaPipe Tasks' ImageSegmenter (what phone apps run).
+"""Every zoo file in a real client: MediaPipe Tasks' ImageSegmenter (what phone apps run).
 
-MediaPipe's category mask must be the class id (0 background, 1 foreground for binary
-models, as for MediaPipe's own segmenters), agree with kerasseg's LiteRT runner
-(`export/run_tflite.py`) on >= 99% of pixels, and score what the card says.
+Every float16 and int8 file opens (float files through the normalisation in their
+metadata), MediaPipe reads the card's labels from it, its category mask is the class id (0
+background, 1 foreground for binary models, as for MediaPipe's own segmenters) and agrees
+with kerasseg's LiteRT runner (`export/run_tflite.py`) on >= 99% of pixels, its confidence
+masks with LiteRT's probabilities, and the int8 files score what the card says.
 """
 
 import pytest
@@ -12,8 +14,10 @@ from kerasseg import zoo
 pytest.importorskip("mediapipe", reason="mediapipe not installed (the test extra)")
 
 
+@pytest.mark.parametrize("variant", ["int8", "float16"])
 @pytest.mark.parametrize("name", zoo.names())
-def test_zoo_int8_file_segments_in_mediapipe_as_in_litert(name, data_root):
+def test_zoo_file_opens_in_mediapipe_with_its_labels_and_segments_as_in_litert(name, variant,
+                                                                              data_root):
     from kerasseg.data.sources import source
     from kerasseg.phone import compare_with_litert
 
@@ -21,11 +25,17 @@ def test_zoo_int8_file_segments_in_mediapipe_as_in_litert(name, data_root):
     data = card["dataset"]
     split = source(data["name"], data_root, data["eval_split"], val_fraction=data["val_fraction"],
                    seed=data["split_seed"], mode=data.get("mask_mode"))
-    found = compare_with_litert(zoo.tflite(name, "int8"), split.records, split.mask_reader)
+    records = split.records if variant == "int8" else split.records[:24]
+    path = zoo.tflite(name, variant)
+    found = compare_with_litert(path, records, split.mask_reader)
+    # The labels come from the file's own metadata: what an app shows.
+    assert found["labels"] == card["labels"], (name, found["labels"])
     assert found["agreement"] >= 0.99, (name, found)
-    card_dice = card["tflite"]["int8"]["fidelity"]["dice_tflite"]
-    assert found["dice_litert"] == pytest.approx(card_dice, abs=1e-4), (name, found)
-    assert found["dice_mediapipe"] == pytest.approx(card_dice, abs=0.01), (name, found)
+    assert found["confidence_max_diff"] <= 0.02, (name, found)
+    if variant == "int8":
+        card_dice = card["tflite"]["int8"]["fidelity"]["dice_tflite"]
+        assert found["dice_litert"] == pytest.approx(card_dice, abs=1e-4), (name, found)
+        assert found["dice_mediapipe"] == pytest.approx(card_dice, abs=0.01), (name, found)
 
 
 def test_category_ids_are_class_ids(data_root):

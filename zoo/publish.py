@@ -4,6 +4,7 @@
         --title "..." --labels skin,lesion [--eval-split val]
     python zoo/publish.py NAME --reexport --data-dir ../shared/data   # TFLite files again
     python zoo/publish.py --latency       # every card's LiteRT latency again (on an idle CPU)
+    python zoo/publish.py --metadata      # MediaPipe's metadata into every zoo file, in place
     python zoo/publish.py --readme        # regenerate the README's zoo table from the cards
 
 Writes zoo/NAME/ (model.keras, the TFLite files with their sidecars, card.json) through
@@ -51,6 +52,9 @@ def main():
     parser.add_argument("--latency", action="store_true",
                         help="measure the LiteRT latency of NAME's files (default: every zoo "
                              "model's) again and update the cards")
+    parser.add_argument("--metadata", action="store_true",
+                        help="write MediaPipe's metadata (labels, normalisation) into NAME's "
+                             "files (default: every zoo model's) in place and update the cards")
     parser.add_argument("--readme", action="store_true", help="regenerate the README zoo table")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -58,7 +62,9 @@ def main():
     from kerasseg import publish, zoo
 
     try:
-        if args.latency:
+        if args.metadata:
+            publish.add_metadata([args.name] if args.name else zoo.names(ZOO), ZOO)
+        elif args.latency:
             for name in [args.name] if args.name else zoo.names(ZOO):
                 publish.remeasure_latency([name], ZOO)
                 for variant, entry in zoo.card(name, ZOO)["tflite"].items():
