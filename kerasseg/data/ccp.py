@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from kerasseg.data import splits
-from kerasseg.data.records import DataError, Record
+from kerasseg.data.records import DataError, Record, read_mat_array
 
 SPLITS = splits.SPLITS
 MODES = ("person", "parts", "labels")
@@ -94,17 +94,7 @@ def split_records(all_records, split, val_fraction=0.2, seed=0):
 
 def read_labels(record):
     """The annotation's (H, W) uint8 label ids; DataError naming the file if it is unusable."""
-    from scipy.io import loadmat
-
-    try:
-        content = loadmat(record.mask)
-    except FileNotFoundError:
-        raise DataError(f"{record.mask}: annotation file not found") from None
-    except Exception as error:  # scipy raises several types for bad files
-        raise DataError(f"{record.mask}: cannot read MATLAB file ({error})") from None
-    labels = content.get("groundtruth")
-    if labels is None:
-        raise DataError(f"{record.mask}: no 'groundtruth' array in this MATLAB file")
+    labels = read_mat_array(record.mask, "groundtruth")
     if labels.ndim != 2 or labels.max(initial=0) >= len(LABELS) or labels.min(initial=0) < 0:
         raise DataError(f"{record.mask}: 'groundtruth' must be a 2-D array of label ids "
                         f"0..{len(LABELS) - 1}, got shape {labels.shape} with values up to "

@@ -17,7 +17,7 @@ import os
 import numpy as np
 
 from kerasseg.data import splits
-from kerasseg.data.records import DataError, Record
+from kerasseg.data.records import DataError, Record, read_mat_array
 
 
 def _base(root):
@@ -53,16 +53,9 @@ def split_records(all_records, split, val_fraction=0.2, seed=0):
 
 def read_person_mask(record):
     """The person mask as (H, W) uint8 0/1; DataError naming the file if it is unusable."""
-    from scipy.io import loadmat
-
-    try:
-        mask = loadmat(record.mask).get("mask")
-    except FileNotFoundError:
-        raise DataError(f"{record.mask}: mask file not found") from None
-    except Exception as error:  # scipy raises several types for bad files
-        raise DataError(f"{record.mask}: cannot read MATLAB file ({error})") from None
-    if mask is None or mask.ndim != 2:
-        raise DataError(f"{record.mask}: no 2-D 'mask' array in this MATLAB file")
+    mask = read_mat_array(record.mask, "mask")
+    if mask.ndim != 2:
+        raise DataError(f"{record.mask}: 'mask' must be a 2-D array, got shape {mask.shape}")
     if not set(np.unique(mask).tolist()) <= {0, 1}:
         raise DataError(f"{record.mask}: 'mask' must hold 0 and 1 only, got values "
                         f"{np.unique(mask)[:10].tolist()}")

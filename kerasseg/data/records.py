@@ -115,6 +115,23 @@ def read_mask(path):
     return rgb[..., 0]
 
 
+def read_mat_array(path, key):
+    """The array `key` of a MATLAB file (CCP's and the portraits' masks); DataError naming
+    the file if it cannot be read or lacks that array."""
+    from scipy.io import loadmat
+
+    try:
+        content = loadmat(path)
+    except FileNotFoundError:
+        raise DataError(f"{path}: mask file not found") from None
+    except Exception as error:  # scipy raises several types for bad files
+        raise DataError(f"{path}: cannot read MATLAB file ({error})") from None
+    array = content.get(key)
+    if array is None:
+        raise DataError(f"{path}: no {key!r} array in this MATLAB file")
+    return array
+
+
 def read_color_mask(path, palette):
     """Reads an RGB mask and maps each colour to a class id.
 
