@@ -1,17 +1,17 @@
-"""The zoo's `person` model against MediaPipe's selfie segmenter on the same images.
+"""The zoo's person models against MediaPipe's selfie segmenter on the same images.
 
 MediaPipe's models ship as .tflite files inside the mediapipe==0.10.14 wheel
 (mediapipe/modules/selfie_segmentation/: RGB float32 in [0, 1], 256x256 square and 144x256
 landscape, one person-probability channel). This script reads them straight from the wheel (or
 from an installed mediapipe package that has them) and runs them with LiteRT, as it runs the zoo
-model's own .tflite files: same images (the validation splits of CCP and Penn-Fudan, which
-`person` did not train on), same scoring (mean per-image IoU and Dice at each image's own size,
+model's own .tflite files: same images (the validation splits of CCP, Penn-Fudan and the portraits,
+which no zoo model trained on), same scoring (mean per-image IoU and Dice at each image's own size,
 foreground above 0.5), same interpreter, latency in the same run on the same CPU.
 
 Usage:
     pip download mediapipe==0.10.14 --no-deps -d wheels/     # once
     python benchmarks/person_vs_mediapipe.py --mediapipe-wheel wheels/mediapipe-0.10.14-*.whl \
-        [--models person person-lite]
+        [--models person person-lite]      # default: every binary person model of the zoo
 Targets (issue 11): person's IoU above MediaPipe's on both sets, >= 0.93 on CCP and >= 0.80
 on Penn-Fudan; int8 file <= 1.5 MB; 1-thread int8 latency <= 2x MediaPipe's square model.
 """
@@ -27,6 +27,7 @@ import numpy as np
 
 from kerasseg.segmenter import Segmenter
 
+SETS = {"ccp": "CCP", "pennfudan": "Penn-Fudan", "portraits": "portraits"}
 MEDIAPIPE_MODELS = {"square 256x256": "selfie_segmentation.tflite",
                     "landscape 144x256": "selfie_segmentation_landscape.tflite"}
 
@@ -74,8 +75,9 @@ def main():
     parser.add_argument("--data", default=os.path.join(os.path.dirname(__file__), "..", "..",
                                                        "shared", "data"))
     parser.add_argument("--mediapipe-wheel", help="the mediapipe==0.10.14 wheel (a glob is fine)")
-    parser.add_argument("--models", nargs="+", default=["person"],
-                        help="zoo models to measure (default: person)")
+    parser.add_argument("--models", nargs="+",
+                        help="zoo models to measure (default: every binary zoo model whose "
+                             "foreground is a person)")
     parser.add_argument("--split", default="val", help="split of each dataset (default: val)")
     parser.add_argument("--runs", type=int, default=50, help="latency runs (default: 50)")
     args = parser.parse_args()
@@ -93,15 +95,18 @@ def main():
         if not matches:
             raise SystemExit(f"no file matches {args.mediapipe_wheel}")
         wheel = matches[-1]
-    card = zoo.card(args.models[0])  # the zoo's person models share one split
+    models = args.models or [name for name in zoo.names()
+                             if zoo.card(name)["labels"] == ["background", "person"]]
+    card = zoo.card(models[0])  # the zoo's person models share one split
     datasets = {name: source(name, args.data, args.split,
                              val_fraction=card["dataset"]["val_fraction"],
-                             seed=card["dataset"]["split_seed"]) for name in ("ccp", "pennfudan")}
+                             seed=card["dataset"]["split_seed"],
+                             mode="person" if name == "ccp" else None) for name in SETS}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         candidates = [(f"MediaPipe selfie, {label}", path, _MediaPipeSelfie(path))
                       for label, path in _mediapipe_files(wheel, scratch).items()]
-        for name in args.models:
+        for name in models:
             for variant in ("int8", "float16"):
                 path = zoo.tflite(name, variant)
                 candidates.append((f"{name}, {variant} TFLite", path, TFLiteSegmenter(path)))
@@ -123,12 +128,13 @@ def main():
     counts = ", ".join(f"{name} {len(data.records)}" for name, data in datasets.items())
     print(f"\n{args.split} splits ({counts} images); mean per-image IoU and Dice at each "
           f"image's own size; LiteRT median of {args.runs} runs on {cpu_description()}\n")
-    print("| model | CCP IoU | CCP Dice | Penn-Fudan IoU | Penn-Fudan Dice | file | input | "
-          "LiteRT 1 thread (ms) | 2 threads (ms) |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for label, ccp_iou, ccp_dice, pf_iou, pf_dice, size, shape, one, two in rows:
-        print(f"| {label} | {ccp_iou:.4f} | {ccp_dice:.4f} | {pf_iou:.4f} | {pf_dice:.4f} | "
-              f"{size} | {shape} | {one} | {two} |")
+    print("| model | " + " | ".join(f"{title} IoU | {title} Dice" for title in SETS.values())
+          + " | file | input | LiteRT 1 thread (ms) | 2 threads (ms) |")
+    print("|---" * (5 + 2 * len(SETS)) + "|")
+    for label, *cells in rows:
+        scores, rest = cells[:2 * len(SETS)], cells[2 * len(SETS):]
+        print(f"| {label} | " + " | ".join(f"{v:.4f}" for v in scores) + " | "
+              + " | ".join(rest) + " |")
 
 
 if __name__ == "__main__":
