@@ -155,9 +155,12 @@ class _atomic:
 
     def __exit__(self, kind, error, traceback):
         self.file.close()
-        if kind is None:
-            os.chmod(self.temporary, 0o644)  # mkstemp makes files private; outputs are shared
-            os.replace(self.temporary, self.path)
-        elif os.path.exists(self.temporary):
-            os.remove(self.temporary)
+        try:
+            if kind is None:
+                os.chmod(self.temporary, 0o644)  # mkstemp makes files private; outputs are shared
+                os.replace(self.temporary, self.path)
+        finally:
+            # Whatever stopped it (an error, Ctrl-C, even during the rename): no temporary left.
+            if os.path.exists(self.temporary):
+                os.remove(self.temporary)
         return False
