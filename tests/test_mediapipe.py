@@ -25,7 +25,9 @@ def test_zoo_file_opens_in_mediapipe_with_its_labels_and_segments_as_in_litert(n
     data = card["dataset"]
     split = source(data["name"], data_root, data["eval_split"], val_fraction=data["val_fraction"],
                    seed=data["split_seed"], mode=data.get("mask_mode"))
-    records = split.records if variant == "int8" else split.records[:24]
+    # The int8 file on every evaluation image (its Dice is the card's); the float16 one,
+    # the same network at another precision, on a few (its agreement is what is checked).
+    records = split.records if variant == "int8" else split.records[:8]
     path = zoo.tflite(name, variant)
     found = compare_with_litert(path, records, split.mask_reader)
     # The labels come from the file's own metadata: what an app shows.
