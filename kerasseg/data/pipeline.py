@@ -70,7 +70,7 @@ def build_dataset(records, mask_reader, image_size=256, allowed_values=None, bat
         record = records[int(index)]
         try:
             image, mask = load_pair(record, mask_reader, image_size, allowed_values)
-            return image, mask, True
+            return image, mask, True, up[int(index)]
         except DataError as error:
             if on_error == "raise":
                 raise
@@ -78,15 +78,15 @@ def build_dataset(records, mask_reader, image_size=256, allowed_values=None, bat
             if skipped is not None:
                 skipped.append({"id": record.id, "image": record.image, "error": str(error)})
             shape = image_size or (1, 1)
-            return np.zeros((*shape, 3), np.uint8), np.zeros(shape, np.uint8), False
+            return np.zeros((*shape, 3), np.uint8), np.zeros(shape, np.uint8), False, False
 
     def load_tf(index):
-        image, mask, ok = tf.numpy_function(load, [index], (tf.uint8, tf.uint8, tf.bool),
-                                            stateful=False)
+        image, mask, ok, example_up = tf.numpy_function(
+            load, [index], (tf.uint8, tf.uint8, tf.bool, tf.bool), stateful=False)
         image.set_shape((height, width, 3))
         mask = tf.expand_dims(mask, -1)
         mask.set_shape((height, width, 1))
-        return image, mask, ok
+        return image, mask, ok, example_up
 
     def augment_tf(image, mask, example_up, example_seed):
         image, mask = tf.numpy_function(augment, [image, mask, example_seed, example_up],
@@ -97,10 +97,9 @@ def build_dataset(records, mask_reader, image_size=256, allowed_values=None, bat
 
     dataset = tf.data.Dataset.range(len(records))
     dataset = dataset.map(load_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    dataset = tf.data.Dataset.zip(dataset, tf.data.Dataset.from_tensor_slices(up))
     if on_error == "skip":
-        dataset = dataset.filter(lambda example, example_up: example[2])
-    dataset = dataset.map(lambda example, example_up: (example[0], example[1], example_up))
+        dataset = dataset.filter(lambda image, mask, ok, example_up: ok)
+    dataset = dataset.map(lambda image, mask, ok, example_up: (image, mask, example_up))
     if cache:
         dataset = dataset.cache()
     if shuffle:
