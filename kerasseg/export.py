@@ -104,17 +104,6 @@ def _json_file_reason(path, keys):
     return None
 
 
-def _atomic_write_bytes(path, data):
-    from kerasseg import outputs
-
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    outputs.write_bytes(path, data)
-
-
-def _atomic_write_json(path, data):
-    _atomic_write_bytes(path, (json.dumps(data, indent=2) + "\n").encode())
-
-
 def _probabilities_fn(model):
     """The model in inference mode with sigmoid/softmax applied, as a plain function."""
     import tensorflow as tf
@@ -403,7 +392,7 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
         raise ExportError(f"{len(labels)} labels given ({', '.join(labels)}) but the model has "
                           f"{expected} classes")
 
-    from kerasseg import metadata
+    from kerasseg import metadata, outputs
 
     data = convert_tflite(model, quantize, representative, int8_io)
     height, width = input_size(model)
@@ -417,8 +406,9 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
 
         warnings.warn(left_out, stacklevel=2)
     # The sidecar goes first: a .tflite file is never there without it.
-    _atomic_write_json(sidecar_path(out_path), meta)
-    _atomic_write_bytes(out_path, data)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    outputs.write_json(sidecar_path(out_path), meta)
+    outputs.write_bytes(out_path, data)
     report = {"file": os.path.basename(out_path), "model": meta["model"], "quantize": quantize,
               "bytes": len(data), "input": [height, width], "params": int(model.count_params()),
               "metadata": left_out or f"ImageSegmenter metadata: labels {', '.join(labels)}"
@@ -427,7 +417,7 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
         report["fidelity"] = {
             "data": f"{fidelity_data.name}:{fidelity_data.split}",
             **fidelity(model, out_path, fidelity_data.records, fidelity_data.mask_reader)}
-    _atomic_write_json(report_path, report)
+    outputs.write_json(report_path, report)
     return report
 
 
