@@ -233,11 +233,15 @@ def build_parser():
                        help="train only the decoder for this many first epochs, the backbone "
                             "encoder (e.g. ImageNet's) held as it is (default: 0)")
     train.add_argument("--xla", action=argparse.BooleanOptionalAction, default=None,
-                       help="compile with XLA (default: on with a GPU, off on CPU where it is slower)")
+                       help="compile with XLA (default: on with a GPU, off on CPU where it is slower; "
+                            "always on under JAX)")
     train.add_argument("--precision", choices=["float32", "mixed_float16", "mixed_bfloat16"],
                        default="float32", help="compute precision (default: float32)")
-    train.add_argument("--strategy", choices=["none", "mirrored", "multiworker"], default="none",
-                       help="mirrored: all local devices; multiworker: the machines in TF_CONFIG")
+    train.add_argument("--strategy", choices=["none", "data-parallel", "mirrored", "multiworker"],
+                       default="none",
+                       help="data-parallel: all local devices (tf.distribute on TensorFlow, "
+                            "keras.distribution on JAX); mirrored: TensorFlow's name for it; "
+                            "multiworker: the machines in TF_CONFIG (TensorFlow)")
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                        help="flips, rotations, scale, colour jitter (default: on)")
     train.add_argument("--out", required=True, help="the run folder")
@@ -432,10 +436,27 @@ _STARTUP_NOISE = re.compile(r"([IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ \S+:\d+\] "
 
 def _needs_tensorflow(args):
     model = getattr(args, "model", "") or ""
-    if args.command in ("train", "export", "demo"):
+    if args.command == "train":   # on JAX it needs none
+        import keras
+
+        return keras.backend.backend() == "tensorflow"
+    if args.command in ("export", "demo"):
         return True
     return args.command in ("evaluate", "predict") and not (
         model.startswith("classic:") or model.endswith(".tflite"))
+
+
+def _backend_problem(command):
+    """One sentence if Keras cannot load the backend KERAS_BACKEND names, else None."""
+    if command not in ("train", "evaluate", "predict", "export", "demo"):
+        return None
+    try:
+        import keras  # noqa: F401  (it loads its backend on import)
+    except (ImportError, ValueError) as error:
+        backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+        return (f"Keras cannot load the backend KERAS_BACKEND={backend} ({error}); install it "
+                "or choose another (kerasseg trains on tensorflow and jax)")
+    return None
 
 
 def _start_tensorflow_quietly():
@@ -499,6 +520,10 @@ def main(argv=None):
     # the user set is kept.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _warnings_as_sentences(args.command)
+    problem = _backend_problem(args.command)
+    if problem:
+        print(f"kerasseg {args.command}: error: {problem}", file=sys.stderr)
+        return 2
     if _needs_tensorflow(args):
         _start_tensorflow_quietly()
     try:

@@ -18,7 +18,8 @@ from kerasseg import run
 
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 SCHEDULES = ("cosine", "plateau", "constant")
-STRATEGIES = ("none", "mirrored", "multiworker")
+STRATEGIES = ("none", "data-parallel", "mirrored", "multiworker")
+BACKENDS = ("tensorflow", "jax")
 MONITOR = run.MONITOR
 
 
@@ -27,21 +28,36 @@ class NaNLossError(ArithmeticError):
 
 
 def make_strategy(name):
-    """A tf.distribute strategy by name.
+    """The distribution of Keras' backend by name.
 
     Args:
-        name: "none" (default strategy), "mirrored" (every local GPU, else
-            every logical CPU device) or "multiworker" (MultiWorkerMirrored,
+        name: "none"; "data-parallel" (every local device: on TensorFlow the
+            same as "mirrored", on JAX `keras.distribution.DataParallel`);
+            "mirrored" (TensorFlow: every local GPU, else every logical CPU
+            device) or "multiworker" (TensorFlow: MultiWorkerMirrored,
             configured by the TF_CONFIG environment variable).
 
     Returns:
-        A `tf.distribute.Strategy`. Create it before any other TensorFlow
-        work: multi-worker collectives must be set up first.
+        On TensorFlow a `tf.distribute.Strategy` (create it before any other
+        TensorFlow work: multi-worker collectives must be set up first); on
+        JAX None for "none", else a `keras.distribution.DataParallel`.
     """
-    import tensorflow as tf
+    import keras
 
     if name not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {name!r}")
+    backend = keras.backend.backend()
+    if backend != "tensorflow":
+        if name in ("mirrored", "multiworker"):
+            raise ValueError(f"--strategy {name} is TensorFlow's (tf.distribute); under "
+                             f"KERAS_BACKEND={backend} use --strategy data-parallel")
+        if name == "none":
+            return None
+        return keras.distribution.DataParallel(devices=keras.distribution.list_devices())
+    import tensorflow as tf
+
+    if name == "data-parallel":
+        name = "mirrored"
     if name == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or tf.config.list_logical_devices("CPU")
         return tf.distribute.MirroredStrategy([d.name for d in devices])
@@ -53,8 +69,38 @@ def make_strategy(name):
     return tf.distribute.get_strategy()
 
 
+def device_description():
+    """What trains: the first GPU's name (with the backend's version), else the CPU's model."""
+    import platform
+
+    import keras
+
+    from kerasseg.litert import cpu_description
+
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        gpus = [device for device in jax.devices() if device.platform == "gpu"]
+        if gpus:
+            return f"{gpus[0].device_kind} (JAX {jax.__version__})"
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            name = tf.config.experimental.get_device_details(gpus[0]).get("device_name", "GPU")
+            return f"{name} (TensorFlow {tf.__version__})"
+    return f"{cpu_description()}, {platform.machine()}, no GPU"
+
+
 def default_jit_compile():
-    """XLA on when a GPU is present: on CPU it was slower for every model measured."""
+    """XLA on when a GPU is present: on CPU it was slower for every model measured with
+    TensorFlow. On JAX every step is XLA-compiled (Keras' JAX trainer has no other mode)."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return True
     import tensorflow as tf
 
     return bool(tf.config.list_physical_devices("GPU"))
@@ -107,7 +153,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         mask_suffix: for the "folder" dataset: what mask names add to image names.
         jit_compile: XLA; None means on where a GPU is present.
         precision: "float32", "mixed_float16" or "mixed_bfloat16".
-        strategy: "none", "mirrored" (all local devices) or "multiworker".
+        strategy: "none", "data-parallel" (all local devices, on TensorFlow or
+            JAX), "mirrored" or "multiworker" (TensorFlow's); see `make_strategy`.
         overwrite: replace a finished run in `out_dir` (or an unfinished one
             with other settings) instead of refusing.
         command: the command line to record; None records the `kerasseg
@@ -135,10 +182,16 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     from kerasseg.data.records import check_image_size
 
     check_image_size(image_size, "image_size")
+    if keras.backend.backend() not in BACKENDS:
+        raise ValueError(f"kerasseg trains on the {' and '.join(BACKENDS)} backends, not "
+                         f"{keras.backend.backend()}: set KERAS_BACKEND to one of them")
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     # Multi-worker collectives must be set up before any other TensorFlow work.
     distribution = make_strategy(strategy)
+    from kerasseg.data.pipeline import default_loader
+
+    loader = default_loader()
 
     def split(name):
         return source(dataset, data_dir, name, val_fraction=val_fraction, seed=seed,
@@ -169,9 +222,10 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     train_data = train_source.dataset(image_size, batch_size=batch_size, shuffle=True,
                                       augment=recipe, seed=seed,
                                       drop_remainder=strategy != "none", on_error=on_error,
-                                      skipped=skipped["train"])
+                                      skipped=skipped["train"], loader=loader, epochs=epochs)
     val_data = val_source and val_source.dataset(image_size, batch_size=batch_size,
-                                                 on_error=on_error, skipped=skipped["val"])
+                                                 on_error=on_error, skipped=skipped["val"],
+                                                 loader=loader)
     if command is None:
         command = _command_line(model, given_args, dataset, data_dir, out_dir, locals())
     config = {
@@ -185,6 +239,7 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         "val_images": len(val_source.records) if val_source else 0,
         "val_fraction": val_fraction, "seed": seed, "batch_size": batch_size,
         "augment": augment if isinstance(augment, bool) else recipe.settings(),
+        "backend": keras.backend.backend(), "loader": loader, "device": device_description(),
     }
     if on_error == "skip":   # absent otherwise, so runs from before the option still resume
         config["skipped"] = skipped
@@ -232,9 +287,11 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
         model: a callable returning a fresh `keras.Model` (called inside the
             strategy scope and under the precision policy), or a built model
             (only with the default strategy and float32).
-        train_data: a tf.data.Dataset of batched (image, mask) pairs.
-        val_data: optional batched validation dataset; needed for best.keras,
-            the plateau schedule and early stopping.
+        train_data: batched (image, mask) pairs: a tf.data.Dataset (under
+            TensorFlow), or a Grain pipeline of `kerasseg.data.build_dataset`
+            holding at least `epochs` epochs (any backend).
+        val_data: optional batched validation dataset of the same kind; needed
+            for best.keras, the plateau schedule and early stopping.
         out_dir: the run folder; an unfinished run there is resumed.
         epochs: total epochs, counting those done before a resume.
         loss: a loss name for `kerasseg.losses.get` (e.g. "bce+dice") or a loss.
@@ -252,7 +309,8 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
         jit_compile: XLA; None means on where a GPU is present.
         precision: "float32", "mixed_float16" or "mixed_bfloat16" (the model's
             last layer stays float32).
-        strategy: None or a `tf.distribute.Strategy` (see `make_strategy`).
+        strategy: None, or what `make_strategy` gives: a
+            `tf.distribute.Strategy` or a `keras.distribution.Distribution`.
         config: a JSON-able dict stored in config.json (e.g. the command).
         overwrite: replace a finished run in `out_dir`, or an unfinished one
             with other settings, instead of refusing.
@@ -271,25 +329,40 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
     ...     data.load("ph2", "../shared/data", "val", 128, batch_size=8),
     ...     out_dir="runs/unet", epochs=40)  # doctest: +SKIP
     """
-    import tensorflow as tf
+    import keras
 
     _check_settings(model, val_data, loss, epochs, precision, schedule, early_stopping, strategy,
                     freeze_encoder_epochs)
-    strategy = strategy or tf.distribute.get_strategy()
     jit_compile = default_jit_compile() if jit_compile is None else bool(jit_compile)
-    # Everything is checked before the run folder is touched, so a mistake in
-    # the command never costs an earlier run its files. Counting the batches
-    # reads every image once (the pipelines cache them, so the first epoch
-    # reads nothing again): a bad file stops here, named.
-    steps_per_epoch = _count_batches(train_data, "training")
-    if val_data is not None:
-        _count_batches(val_data, "validation")
-    # Across workers, split the examples (the default first tries to split files,
-    # which these pipelines do not read through tf.data).
-    options = tf.data.Options()
-    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-    train_data = train_data.with_options(options)
-    val_data = None if val_data is None else val_data.with_options(options)
+    if _is_grain(train_data):
+        # Built by build_dataset: every image was read (and checked) then.
+        if val_data is not None and not _is_grain(val_data):
+            raise ValueError("train_data is a Grain pipeline: give val_data as one too")
+        if train_data.epochs < epochs:
+            raise ValueError(f"train_data holds {train_data.epochs} epochs of batches, fewer "
+                             f"than the {epochs} to train: build it with epochs={epochs}")
+        steps_per_epoch = train_data.per_epoch
+    else:
+        if keras.backend.backend() != "tensorflow":
+            raise ValueError(f"under KERAS_BACKEND={keras.backend.backend()}, give Grain "
+                             "pipelines (kerasseg.data.build_dataset(loader='grain'))")
+        import tensorflow as tf
+
+        strategy = strategy or tf.distribute.get_strategy()
+        # Everything is checked before the run folder is touched, so a mistake in
+        # the command never costs an earlier run its files. Counting the batches
+        # reads every image once (the pipelines cache them, so the first epoch
+        # reads nothing again): a bad file stops here, named.
+        steps_per_epoch = _count_batches(train_data, "training")
+        if val_data is not None:
+            _count_batches(val_data, "validation")
+        # Across workers, split the examples (the default first tries to split files,
+        # which these pipelines do not read through tf.data).
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = \
+            tf.data.experimental.AutoShardPolicy.DATA
+        train_data = train_data.with_options(options)
+        val_data = None if val_data is None else val_data.with_options(options)
     built, loss_fn, metric_args = _compile(
         model, strategy, precision, num_classes, loss, learning_rate,
         schedule, epochs * steps_per_epoch, jit_compile)
@@ -298,7 +371,7 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
                   "num_classes": num_classes, "learning_rate": learning_rate,
                   "schedule": schedule, "early_stopping": early_stopping,
                   "jit_compile": jit_compile, "precision": precision,
-                  "replicas": strategy.num_replicas_in_sync, **(config or {})}
+                  "replicas": _replicas(strategy), **(config or {})}
     if freeze_encoder_epochs:   # absent when 0, so runs from before the option still resume
         run_config["freeze_encoder_epochs"] = freeze_encoder_epochs
 
@@ -340,7 +413,6 @@ def _check_settings(model, val_data, loss, epochs, precision, schedule, early_st
                     freeze_encoder_epochs):
     """ValueError for a setting train() cannot run with, before any image is read."""
     import keras
-    import tensorflow as tf
 
     from kerasseg import losses as klosses
 
@@ -361,7 +433,7 @@ def _check_settings(model, val_data, loss, epochs, precision, schedule, early_st
     if not isinstance(freeze_encoder_epochs, int) or not 0 <= freeze_encoder_epochs < epochs:
         raise ValueError(f"freeze_encoder_epochs must be a whole number from 0 to epochs - 1 "
                          f"({epochs - 1}), got {freeze_encoder_epochs!r}")
-    if freeze_encoder_epochs and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+    if freeze_encoder_epochs and _is_multiworker(strategy):
         raise ValueError("freeze_encoder_epochs is not available with the multiworker strategy "
                          "(its training step is traced once); use mirrored or none")
 
@@ -381,7 +453,7 @@ def _compile(model, strategy, precision, num_classes, loss, learning_rate, sched
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
-        with strategy.scope():
+        with _scope(strategy):
             built = model() if callable(model) and not isinstance(model, keras.Model) else model
             _check_classes(built, num_classes)
             if schedule == "cosine":
@@ -406,7 +478,6 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, files, da
     """Runs the epochs with the run folder's callbacks; returns (Keras's History, the loss
     of this call's first batch)."""
     import keras
-    import tensorflow as tf
 
     guard = _stop_on_nan()
     backup = run.backup_callback(files["backup"], guard, resumed_epoch)
@@ -426,8 +497,9 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, files, da
         # After the models and the log: an epoch counts as done only once they
         # hold it, so a kill in between trains that epoch again.
         backup,
-        keras.callbacks.TensorBoard(files["tensorboard"]),
     ]
+    if _has_tensorflow():   # Keras' TensorBoard callback writes through tf.summary
+        callbacks.append(keras.callbacks.TensorBoard(files["tensorboard"]))
     if schedule == "plateau":
         callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor=MONITOR, mode="max",
                                                            factor=0.5, patience=5))
@@ -435,7 +507,10 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, files, da
         callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max",
                                                        patience=int(early_stopping)))
     try:
-        if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        if _is_grain(train_data):
+            history = _fit_grain(model, strategy, train_data, val_data, resumed_epoch, epochs,
+                                 callbacks, verbose)
+        elif _is_multiworker(strategy):
             history = _fit_multiworker(model, strategy, train_data, val_data, resumed_epoch,
                                        epochs, callbacks, loss_fn, metric_args)
         else:
@@ -443,7 +518,9 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, files, da
             history = model.fit(train_data, validation_data=val_data, epochs=epochs,
                                 initial_epoch=resumed_epoch, callbacks=callbacks,
                                 verbose=verbose, shuffle=False)
-    except tf.errors.OpError as error:
+    except Exception as error:
+        if not _is_tf_error(error):
+            raise
         from kerasseg.data.pipeline import data_error
 
         found = data_error(error)
@@ -468,6 +545,63 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, files, da
             + kept)
     run.repair_checkpoints(model, files, val_data is not None)
     return history, guard.first_loss
+
+
+def _fit_grain(model, strategy, train_data, val_data, first_epoch, epochs, callbacks, verbose):
+    """fit() over Grain pipelines: one iterator across all epochs (each epoch its own order
+    and augmentation, see build_dataset), read by a pool of threads."""
+    import grain
+
+    # The augmentation is NumPy, which releases the GIL for much of its work.
+    read = grain.ReadOptions(num_threads=min(16, os.cpu_count() or 1), prefetch_buffer_size=16)
+    # Validation too reads one iterator throughout (fit keeps it when told the steps): the
+    # same batches, epoch after epoch.
+    validation = None if val_data is None else val_data.repeat().to_iter_dataset(read)
+    with _scope(strategy):   # keras.distribution shards each batch across the devices
+        return model.fit(train_data.epoch(first_epoch).to_iter_dataset(read),
+                         validation_data=validation, epochs=epochs, initial_epoch=first_epoch,
+                         steps_per_epoch=train_data.per_epoch,
+                         validation_steps=val_data and val_data.per_epoch,
+                         callbacks=callbacks, verbose=verbose, shuffle=False)
+
+
+def _is_grain(data):
+    return hasattr(data, "per_epoch") and hasattr(data, "epoch")
+
+
+def _has_tensorflow():
+    import importlib.util
+
+    return importlib.util.find_spec("tensorflow") is not None
+
+
+def _is_tf_error(error):
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(error, tf.errors.OpError)
+
+
+def _is_multiworker(strategy):
+    import sys
+
+    tf = sys.modules.get("tensorflow")
+    return tf is not None and isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+
+
+def _scope(strategy):
+    """The strategy's or distribution's scope; none for None."""
+    import contextlib
+
+    return contextlib.nullcontext() if strategy is None else strategy.scope()
+
+
+def _replicas(strategy):
+    if strategy is None:
+        return 1
+    if hasattr(strategy, "num_replicas_in_sync"):
+        return strategy.num_replicas_in_sync
+    return int(strategy.device_mesh.devices.size)
 
 
 def _fit_multiworker(model, strategy, train_data, val_data, first_epoch, epochs, callbacks,
@@ -577,7 +711,7 @@ def _freeze_encoder(model, strategy, held_epochs):
     if not layers:
         raise ValueError(f"freeze_encoder_epochs: model {model.name!r} has no backbone encoder "
                          "to freeze (build it with backbone=...)")
-    with strategy.scope():
+    with _scope(strategy):
         model.optimizer.build(model.trainable_variables)
 
     class FreezeEncoder(keras.callbacks.Callback):

@@ -36,3 +36,101 @@ def test_metrics_losses_and_models_on_another_backend(backend):
                            *SUITE], capture_output=True, text=True, cwd=REPO, env=env)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "failed" not in done.stdout.splitlines()[-1]
+
+
+# Runs the command line as if TensorFlow were not installed: its import fails, and
+# importlib.util.find_spec does not find it.
+_WITHOUT_TENSORFLOW = """
+import importlib.util, sys
+class Block:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] == "tensorflow":
+            raise ModuleNotFoundError("No module named 'tensorflow' (blocked by the test)")
+find_spec = importlib.util.find_spec
+importlib.util.find_spec = lambda name, *a: None if name.split(".")[0] == "tensorflow" else find_spec(name, *a)
+sys.meta_path.insert(0, Block())
+from kerasseg.cli import main
+code = main(sys.argv[1:])
+assert "tensorflow" not in sys.modules
+sys.exit(code)
+"""
+
+
+def _jax_and_grain():
+    if importlib.util.find_spec("jax") is None or importlib.util.find_spec("grain") is None:
+        message = "training on JAX needs jax and grain (pip install kerasseg[jax])"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message + "; they are in the test extra")
+        pytest.skip(message)
+    return {**os.environ, "KERAS_BACKEND": "jax"}
+
+
+def test_train_on_jax_without_tensorflow_resumes_after_a_kill(data_root, tmp_path):
+    import json
+    import signal
+    import time
+
+    from kerasseg import run
+
+    env, out, epochs = _jax_and_grain(), tmp_path / "run", 8
+    command = [sys.executable, "-c", _WITHOUT_TENSORFLOW, "train", "--model", "unet",
+               "--arg", "filters=4", "--arg", "depth=3", "--dataset", "ph2",
+               "--data-dir", data_root, "--image-size", "32", "--batch-size", "8",
+               "--epochs", str(epochs), "--out", str(out)]
+    process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and process.poll() is None:
+        # Epoch 1's resume state is written after the log's second row begins.
+        if len(run.read_log(str(out / "log.csv"))) >= 2:
+            break
+        time.sleep(0.05)
+    assert process.poll() is None, "training ended before it could be interrupted"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert 2 <= len(run.read_log(str(out / "log.csv"))) < epochs
+
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    log = run.read_log(str(out / "log.csv"))
+    assert [row["epoch"] for row in log] == list(range(epochs))
+    assert all(0 < row["val_dice"] <= 1 for row in log)
+    assert int(done.stdout.split("epochs (")[1].split(" in this call")[0]) < epochs
+    config = json.loads((out / "config.json").read_text())
+    assert (config["backend"], config["loader"], config["jit_compile"]) == ("jax", "grain", True)
+    assert (out / "best.keras").exists() and (out / "curves.png").exists()
+
+
+# Two runs of one epoch, without augmentation so both see the same batches: on one device,
+# and split over two (the global batch of 8 halved on each).
+_DATA_PARALLEL = """
+import json, sys
+from kerasseg.train import train_on_dataset
+logs = []
+for strategy in ("none", "data-parallel"):
+    result = train_on_dataset("unet", "ph2", sys.argv[1], out_dir=sys.argv[2] + "/" + strategy,
+                              model_args={"filters": 4, "depth": 3}, image_size=32, epochs=1,
+                              augment=False, strategy=strategy, verbose=0)
+    logs.append(result["history"][0])
+try:
+    train_on_dataset("unet", "ph2", sys.argv[1], out_dir=sys.argv[2] + "/mirrored",
+                     strategy="mirrored")
+except ValueError as error:
+    assert "use --strategy data-parallel" in str(error), error
+else:
+    raise AssertionError("--strategy mirrored was accepted under JAX")
+print(json.dumps(logs))
+"""
+
+
+def test_data_parallel_on_two_devices_trains_as_one(data_root, tmp_path):
+    import json
+
+    env = {**_jax_and_grain(), "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
+    done = subprocess.run([sys.executable, "-c", _DATA_PARALLEL, data_root, str(tmp_path)],
+                          capture_output=True, text=True, cwd=REPO, env=env)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    one, two = json.loads(done.stdout.strip().splitlines()[-1])
+    assert two["loss"] == pytest.approx(one["loss"], rel=1e-3)
+    assert two["val_dice"] == pytest.approx(one["val_dice"], abs=1e-3)
+    assert json.loads((tmp_path / "data-parallel" / "config.json").read_text())["replicas"] == 2

@@ -240,15 +240,16 @@ class Source:
     upright: object = False
 
     def dataset(self, image_size, batch_size=None, shuffle=False, augment=None, cache=True, seed=0,
-                on_error="raise", drop_remainder=False, skipped=None):
-        """The split as a tf.data pipeline (see `kerasseg.data.pipeline.build_dataset`)."""
+                on_error="raise", drop_remainder=False, skipped=None, loader=None, epochs=1):
+        """The split as a tf.data or Grain pipeline (see `kerasseg.data.pipeline.build_dataset`)."""
         from kerasseg.data.pipeline import build_dataset
 
         return build_dataset(self.records, self.mask_reader, image_size=image_size,
                              allowed_values=self.allowed_values, batch_size=batch_size,
                              shuffle=shuffle, augment=augment, cache=cache, seed=seed,
                              on_error=on_error, drop_remainder=drop_remainder,
-                             upright=self.upright, skipped=skipped)
+                             upright=self.upright, skipped=skipped, loader=loader,
+                             epochs=epochs)
 
 
 def parse_names(spec):
