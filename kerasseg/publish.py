@@ -19,7 +19,7 @@ def _file_entry(path):
 
 
 def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
-            calibration_split="train", description=""):
+            calibration_split="train", description="", checkpoint="last"):
     """Turns a finished run folder into the zoo entry `zoo_dir/name`, measuring its card.
 
     Writes model.keras (the run's last epoch, without optimizer state),
@@ -38,6 +38,10 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
         eval_split: the split the card's metrics are measured on.
         calibration_split: the split full int8 is calibrated on.
         description: a paragraph for the card.
+        checkpoint: "last" (the run's last epoch: no selection on the
+            evaluation split) or "best" (its best validation Dice, named so on
+            the card: where the evaluation split is the validation split, its
+            numbers are then slightly optimistic).
 
     Returns:
         The card as a dict.
@@ -54,10 +58,15 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
     if not zoo.NAME_PATTERN.match(name):
         raise ValueError(f"invalid zoo name {name!r}: lowercase letters, digits and single "
                          "hyphens (e.g. 'unet-ph2')")
+    if checkpoint not in ("last", "best"):
+        raise ValueError(f"checkpoint must be 'last' or 'best', got {checkpoint!r}")
     config = read_config(run)
+    chosen = os.path.join(run, f"{checkpoint}.keras")
+    if not os.path.isfile(chosen):
+        raise ValueError(f"{chosen}: not found; the run folder has no {checkpoint} checkpoint")
     folder = os.path.join(zoo_dir, name)
     os.makedirs(folder, exist_ok=True)
-    model = load_keras_model(os.path.join(run, "last.keras"))
+    model = load_keras_model(chosen)
     weights = os.path.join(folder, "model.keras")
     model.save(weights)   # loaded without compile: no optimizer state in the zoo file
     model = load_keras_model(weights)
@@ -75,7 +84,15 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
                               val_fraction=config["val_fraction"], seed=config["seed"], mode=mode)
     lite = export_files(name, model, data, calibration_data, labels, zoo_dir)
 
-    epochs_logged = len(read_log(os.path.join(run, "log.csv")))
+    log = read_log(os.path.join(run, "log.csv"))
+    epochs_logged = len(log)
+    if checkpoint == "last":
+        weights_from = "last epoch (no selection on the evaluation split)"
+    else:
+        best = max(log, key=lambda row: row.get("val_dice", -1.0))
+        weights_from = (f"epoch {int(best['epoch']) + 1} of {epochs_logged}, the best validation "
+                        f"Dice ({best['val_dice']:.4f}); the last epoch's was "
+                        f"{log[-1]['val_dice']:.4f}")
     binary = data.num_classes == 1
     encoder = _encoder(config["model_args"])
     output = ("logits of the foreground (sigmoid > 0.5 = foreground)" if binary else
@@ -102,9 +119,11 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
                      "augment": config["augment"],
                      **({"freeze_encoder_epochs": config["freeze_encoder_epochs"]}
                         if config.get("freeze_encoder_epochs") else {}),
-                     "weights_from": "last epoch (no selection "
-                     "on the evaluation split)", "epochs_logged": epochs_logged,
-                     "machine": f"{cpu_description()}, {platform.machine()}, no GPU"},
+                     "weights_from": weights_from, "epochs_logged": epochs_logged,
+                     "backend": config.get("backend", "tensorflow"),
+                     # Runs from before "device" was recorded trained here.
+                     "machine": config.get("device") or
+                     f"{cpu_description()}, {platform.machine()}, no GPU"},
         "metrics": {
             "split": eval_split, "images": report["images"],
             **{k: round(report[k], 4) for k in evaluate.METRICS if report[k] is not None},

@@ -17,7 +17,7 @@ NAMES = zoo.names()
 
 def test_the_zoo_has_its_models():
     assert {"unet-ph2", "segnet-ph2", "deeplabv3plus-ph2", "ph2-mobile", "person",
-            "person-parts", "pets-oxford"} <= set(NAMES)
+            "person-parts", "pets-oxford", "lesion"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)

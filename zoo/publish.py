@@ -47,6 +47,8 @@ def main():
     parser.add_argument("--labels", default="background,foreground")
     parser.add_argument("--eval-split", default="val")
     parser.add_argument("--calibration-split", default="train")
+    parser.add_argument("--checkpoint", choices=["last", "best"], default="last",
+                        help="the run's last epoch (default) or its best validation Dice")
     parser.add_argument("--reexport", action="store_true",
                         help="export NAME's TFLite files again from its zoo model and card")
     parser.add_argument("--latency", action="store_true",
@@ -79,7 +81,8 @@ def main():
                 parser.error("publishing needs --run and --data-dir")
             card = publish.publish(args.name, args.run, args.data_dir, args.title,
                                    args.labels.split(","), ZOO, args.eval_split,
-                                   args.calibration_split, args.description)
+                                   args.calibration_split, args.description,
+                                   checkpoint=args.checkpoint)
             print(json.dumps({k: card[k] for k in ("name", "params", "metrics")}, indent=2))
     except ValueError as error:
         raise SystemExit(f"publish.py: {error}") from None
