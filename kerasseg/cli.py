@@ -437,13 +437,26 @@ _STARTUP_NOISE = re.compile(r"([IWEF]\d{4} \d\d:\d\d:[\d.]+ +\d+ \S+:\d+\] "
 def _needs_tensorflow(args):
     model = getattr(args, "model", "") or ""
     if args.command == "train":   # on JAX it needs none
-        import keras
-
-        return keras.backend.backend() == "tensorflow"
+        return _keras_backend() == "tensorflow"
     if args.command in ("export", "demo"):
         return True
     return args.command in ("evaluate", "predict") and not (
         model.startswith("classic:") or model.endswith(".tflite"))
+
+
+def _keras_backend():
+    """The backend Keras will load, read as Keras reads it but without importing Keras (which
+    would import TensorFlow before its start-up noise can be captured)."""
+    import json
+
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = os.environ.get("KERAS_HOME") or os.path.join(os.path.expanduser("~"), ".keras")
+    try:
+        with open(os.path.join(home, "keras.json")) as f:
+            return json.load(f).get("backend", "tensorflow")
+    except (OSError, ValueError):
+        return "tensorflow"
 
 
 def _backend_problem(command):
@@ -520,12 +533,12 @@ def main(argv=None):
     # the user set is kept.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     _warnings_as_sentences(args.command)
-    problem = _backend_problem(args.command)
+    if _needs_tensorflow(args):
+        _start_tensorflow_quietly()
+    problem = _backend_problem(args.command)   # after the noise of TensorFlow's start
     if problem:
         print(f"kerasseg {args.command}: error: {problem}", file=sys.stderr)
         return 2
-    if _needs_tensorflow(args):
-        _start_tensorflow_quietly()
     try:
         return args.run(args)
     except KeyboardInterrupt as error:

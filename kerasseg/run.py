@@ -27,6 +27,11 @@ FILES = ("best.keras", "last.keras", "log.csv", "curves.png", "tensorboard", "ba
 MONITOR = "val_dice"  # the log column best.keras is chosen by (higher is better)
 
 
+# Settings config.json gained later, with the value every run before them had: such runs
+# resume with the same settings.
+RECORDED_LATER = {"backend": "tensorflow", "loader": "tf.data"}
+
+
 def paths(out_dir):
     """The path of each file of the run folder `out_dir`, by name (config.json and FILES)."""
     return {name: os.path.join(out_dir, name) for name in (CONFIG,) + FILES}
@@ -88,9 +93,11 @@ def prepare(out_dir, paths, run_config, overwrite):
         if finished and not overwrite:
             raise ValueError(f"{out_dir} holds a finished run; choose another output folder or "
                              "overwrite it (--force)")
-        # The command line may differ in spelling (flag order); the settings may not.
-        changed = sorted(k for k in set(existing) | set(run_config)
-                         if k != "command" and existing.get(k) != run_config.get(k))
+        # The command line may differ in spelling (flag order), and a run may move to
+        # another machine; the settings may not change.
+        old, new = {**RECORDED_LATER, **existing}, {**RECORDED_LATER, **run_config}
+        changed = sorted(k for k in set(old) | set(new)
+                         if k not in ("command", "device") and old.get(k) != new.get(k))
         # A folder whose run never completed an epoch (a crash or a kill in the
         # first one) holds nothing worth keeping: it is started again.
         if not finished and changed and done and not overwrite:

@@ -65,6 +65,7 @@ def _jax_and_grain():
     return {**os.environ, "KERAS_BACKEND": "jax"}
 
 
+@pytest.mark.train
 def test_train_on_jax_without_tensorflow_resumes_after_a_kill(data_root, tmp_path):
     import json
     import signal
@@ -123,6 +124,7 @@ print(json.dumps(logs))
 """
 
 
+@pytest.mark.train
 def test_data_parallel_on_two_devices_trains_as_one(data_root, tmp_path):
     import json
 

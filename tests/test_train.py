@@ -273,3 +273,23 @@ def test_freeze_encoder_epochs_is_recorded_and_checked_before_the_folder_is_touc
     assert "--freeze-encoder-epochs" in words
     assert main(words[1:-2] + ["--out", str(tmp_path / "cli")]) == 0
     assert read_config(str(tmp_path / "cli"))["freeze_encoder_epochs"] == 1
+
+
+def test_a_run_resumes_on_another_machine_and_from_before_the_backend_was_recorded(tmp_path):
+    from kerasseg import run
+
+    out = tmp_path / "run"
+    files = run.paths(str(out))
+    os.makedirs(files["backup"])
+    with open(os.path.join(files["backup"], "training_metadata.json"), "w") as f:
+        json.dump({"epoch": 2}, f)
+    # What config.json held before backend, loader and device were recorded.
+    (out / "config.json").write_text(json.dumps({"epochs": 4, "loss": "bce+dice",
+                                                 "command": "kerasseg train --epochs 4"}))
+    settings = {"epochs": 4, "loss": "bce+dice", "command": "kerasseg train --epochs=4",
+                "backend": "tensorflow", "loader": "tf.data", "device": "another CPU"}
+    assert run.prepare(str(out), files, settings, overwrite=False)[0] == 2
+    # Another backend reads the data in another order: a different run.
+    with pytest.raises(ValueError, match=r"different settings \(backend, loader\)"):
+        run.prepare(str(out), files, {**settings, "backend": "jax", "loader": "grain"},
+                    overwrite=False)
