@@ -103,7 +103,8 @@ def test_train_on_jax_without_tensorflow_resumes_after_a_kill(data_root, tmp_pat
 
 
 # Two runs of one epoch, without augmentation so both see the same batches: on one device,
-# and split over two (the global batch of 8 halved on each).
+# and split over two (the global batch of 8 halved on each); then one in mixed_bfloat16, and
+# TensorFlow's strategy refused. One process: JAX starts once.
 _DATA_PARALLEL = """
 import json, sys
 from kerasseg.train import train_on_dataset
@@ -113,6 +114,14 @@ for strategy in ("none", "data-parallel"):
                               model_args={"filters": 4, "depth": 3}, image_size=32, epochs=1,
                               augment=False, strategy=strategy, verbose=0)
     logs.append(result["history"][0])
+# Mixed precision on JAX: bfloat16 layers, the last one float32.
+import keras
+result = train_on_dataset("unet", "ph2", sys.argv[1], out_dir=sys.argv[2] + "/bf16",
+                          model_args={"filters": 4, "depth": 3}, image_size=32, epochs=1,
+                          precision="mixed_bfloat16", verbose=0)
+model = keras.saving.load_model(result["last"], compile=False)
+assert model.layers[-1].compute_dtype == "float32", model.layers[-1].compute_dtype
+assert any(layer.compute_dtype == "bfloat16" for layer in model.layers)
 try:
     train_on_dataset("unet", "ph2", sys.argv[1], out_dir=sys.argv[2] + "/mirrored",
                      strategy="mirrored")
@@ -125,7 +134,7 @@ print(json.dumps(logs))
 
 
 @pytest.mark.train
-def test_data_parallel_on_two_devices_trains_as_one(data_root, tmp_path):
+def test_data_parallel_on_two_devices_trains_as_one_and_bfloat16_runs(data_root, tmp_path):
     import json
 
     env = {**_jax_and_grain(), "XLA_FLAGS": "--xla_force_host_platform_device_count=2"}
