@@ -17,11 +17,12 @@ import subprocess
 import sys
 
 _ONE = r"""
-import json, platform, sys, time
+import json, sys, time
 import numpy as np
 import keras
 from kerasseg import losses
 from kerasseg.models import build_model
+from kerasseg.train import device_description
 
 size, batch, steps, precision = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 keras.config.set_dtype_policy(precision)
@@ -37,22 +38,7 @@ model.fit(images[:batch * 2], masks[:batch * 2], batch_size=batch, epochs=1, ver
 start = time.perf_counter()
 model.fit(images, masks, batch_size=batch, epochs=1, verbose=0)
 seconds = time.perf_counter() - start
-device = "CPU"
-if keras.backend.backend() == "jax":
-    import jax
-    gpu = [d for d in jax.devices() if d.platform == "gpu"]
-    device = gpu[0].device_kind if gpu else device
-elif keras.backend.backend() == "tensorflow":
-    import tensorflow as tf
-    gpu = tf.config.list_physical_devices("GPU")
-    device = tf.config.experimental.get_device_details(gpu[0]).get("device_name", "GPU") if gpu else device
-if device == "CPU":
-    try:
-        device = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo")
-                      if line.startswith("model name"))
-    except (OSError, StopIteration):
-        device = platform.processor() or "CPU"
-print(json.dumps({"images_per_s": batch * steps / seconds, "device": device}))
+print(json.dumps({"images_per_s": batch * steps / seconds, "device": device_description()}))
 """
 
 
