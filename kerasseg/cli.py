@@ -129,6 +129,13 @@ def _export(args):
     return 0
 
 
+def _web(args):
+    from kerasseg.web import serve
+
+    serve(host=args.host, port=args.port, web_dir=args.web_dir)
+    return 0
+
+
 def _zoo_list(args):
     from kerasseg import zoo
 
@@ -311,6 +318,17 @@ def build_parser():
     exporter.add_argument("--force", action="store_true", help="replace existing outputs")
     exporter.set_defaults(run=_export)
 
+    page = commands.add_parser(
+        "web", help="serve a page that runs the zoo in the browser (MediaPipe Tasks)",
+        description="Serve web/ (a static page running @mediapipe/tasks-vision), the MediaPipe "
+                    "runtime and the zoo's TFLite files on one local address, then open it in a "
+                    "browser: pick a model and a photo or the webcam. Needs `npm ci` in web/ once.")
+    page.add_argument("--port", type=_port, default=8000, help="TCP port (default: 8000; 0: any free one)")
+    page.add_argument("--host", default="127.0.0.1",
+                      help="address to listen on (default: 127.0.0.1, this machine only)")
+    page.add_argument("--web-dir", help="the page's folder (default: web/ of this checkout)")
+    page.set_defaults(run=_web)
+
     zoo = commands.add_parser("zoo", help="the pretrained models: list, show").add_subparsers(
         dest="zoo_command", metavar="ZOO_COMMAND", required=True)
     zoo.add_parser("list", help="the models with their measured scores and sizes").set_defaults(
@@ -413,6 +431,14 @@ def _integer_from(minimum, what):
 
 
 _positive_int = _integer_from(1, "a positive integer")
+
+
+def _port(text):
+    what = "a TCP port from 0 (any free one) to 65535"
+    value = _integer_from(0, what)(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"expected {what}, got {value}")
+    return value
 
 
 def _image_size(text):

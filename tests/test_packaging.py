@@ -22,7 +22,7 @@ def test_wheel_ships_the_zoo_and_an_install_loads_it_outside_the_checkout(tmp_pa
     source = tmp_path / "source"
     shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(
         ".git", ".venv", ".ci-venv", "__pycache__", "*.egg-info", ".pytest_cache", "runs",
-        "build", "dist"))
+        "build", "dist", "node_modules"))
     # Offline: no index, no build isolation (setuptools comes with the test extra).
     subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-index",
                     "--no-build-isolation", "-q", "-w", str(dist)], check=True)
@@ -31,7 +31,7 @@ def test_wheel_ships_the_zoo_and_an_install_loads_it_outside_the_checkout(tmp_pa
     subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "--no-index", "-q",
                     "--target", str(site), str(wheel)], check=True)
     script = (
-        "import json, sys, kerasseg\n"
+        "import json, os, sys, kerasseg\n"
         "from kerasseg import zoo\n"
         "from kerasseg.cli import main\n"
         "assert kerasseg.__file__.startswith(sys.argv[1]), kerasseg.__file__\n"
@@ -40,6 +40,10 @@ def test_wheel_ships_the_zoo_and_an_install_loads_it_outside_the_checkout(tmp_pa
         "    zoo.load(name)\n"
         "    zoo.tflite(name, 'int8')\n"
         "main(['zoo', 'list'])\n"
+        "from kerasseg import web\n"   # the page ships too (its npm runtime does not)
+        "assert web.WEB_DIR.startswith(sys.argv[1]), web.WEB_DIR\n"
+        "assert sorted(os.listdir(web.WEB_DIR)) == ['app.js', 'index.html', 'package-lock.json', "
+        "'package.json'], os.listdir(web.WEB_DIR)\n"
         "print(json.dumps(names))\n")
     home = tmp_path / "home"
     env = {**os.environ, "PYTHONPATH": str(site), "TF_CPP_MIN_LOG_LEVEL": "3", "HOME": str(home)}
