@@ -359,10 +359,11 @@ def markdown(report, title=None):
                   f"predicted as {names[worst['prediction']]}."]
     if report.get("instances"):
         found = report["instances"]
-        lines += ["", f"Instances (connected components, IoU >= {found['iou_threshold']}): "
-                      f"{found['matched']}/{found['true']} true matched, precision "
-                      f"{found['precision']:.3f}, recall {found['recall']:.3f}, mean matched IoU "
-                      f"per true instance {found['mean_iou']:.3f}."]
+        lines += ["", f"Instances ({found['method']}): mask AP {found['ap']:.3f}, AP50 "
+                      f"{found['ap50']:.3f}, AP75 {found['ap75']:.3f}, PQ {found['pq']:.3f} "
+                      f"(SQ {found['sq']:.3f}, RQ {found['rq']:.3f}); at IoU >= "
+                      f"{found['iou_threshold']}: {found['matched']}/{found['true']} true matched, "
+                      f"precision {found['precision']:.3f}, recall {found['recall']:.3f}."]
     if report.get("per_group"):
         lines += ["", "| group | images | Dice | IoU |", "|---|---|---|---|"]
         for group, summary in report["per_group"].items():
@@ -399,39 +400,54 @@ def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_thr
                        threshold=0.5, progress=True):
     """Instances from the predicted semantic mask (connected components) against true instance ids.
 
+    Each connected component of the thresholded mask is one predicted instance,
+    scored by its mean foreground probability, so that a semantic model stands in
+    the same table as an instance model.
+
     Args:
         segmenter: a binary `kerasseg.segmenter.Segmenter`.
         records: records whose masks hold instance ids (e.g. Penn-Fudan's).
         instance_reader: callable(record) -> (H, W) instance ids.
         min_size: predicted regions smaller than this many pixels are dropped.
-        iou_threshold: IoU at which a predicted and a true instance match.
+        iou_threshold: IoU at which a predicted and a true instance match (precision,
+            recall, mean IoU; AP and PQ use their own thresholds).
         threshold: foreground threshold.
         progress: show a progress bar on stderr.
 
     Returns:
-        A dict of the means over images of `kerasseg.instances.match`'s
-        numbers, the pooled "precision"/"recall" over all instances, and
-        "per_image".
+        A dict: "ap", "ap50", "ap75", "pq", "sq", "rq" (`kerasseg.instances.InstanceScores`),
+        the pooled "precision"/"recall" of one-to-one matches, the mean over images of
+        `kerasseg.instances.match`'s "mean_iou", "method" and "per_image".
     """
     from kerasseg import instances
     from kerasseg.data.records import load_pair
     from kerasseg.progress import Progress
+    from kerasseg.litert import resize
 
     if segmenter.num_classes != 1:
         raise ValueError("instance evaluation needs a binary model (one foreground channel)")
     bar = Progress(len(records), f"instances {segmenter.name}", enabled=progress)
     per_image = []
+    pooled = instances.InstanceScores()
     for record in records:
         image, true_ids = load_pair(record, instance_reader)
-        mask = segmenter.segment(image, threshold)
-        result = instances.match(true_ids, instances.from_semantic(mask, min_size), iou_threshold)
+        probability = resize(segmenter.probabilities(segmenter.resize_in(image)[None])[0],
+                             true_ids.shape)[..., 0]
+        predicted = instances.from_semantic(probability > threshold, min_size)
+        scores = {int(i): float(probability[predicted == i].mean())
+                  for i in np.unique(predicted) if i}
+        pooled.update(true_ids, predicted, scores)
+        result = instances.match(true_ids, predicted, iou_threshold)
         per_image.append({"id": record.id, **result})
         bar.update()
     totals = {k: sum(item[k] for item in per_image) for k in ("true", "predicted", "matched")}
+    found = pooled.result()
     return {
+        "method": "connected components of the semantic mask",
         "images": len(per_image),
         "iou_threshold": iou_threshold,
         "min_size": min_size,
+        **{k: found[k] for k in ("ap", "ap50", "ap75", "pq", "sq", "rq")},
         **totals,
         "precision": totals["matched"] / totals["predicted"] if totals["predicted"] else 0.0,
         "recall": totals["matched"] / totals["true"] if totals["true"] else 0.0,

@@ -162,3 +162,37 @@ def test_instance_matching_by_hand():
     assert result["recall"] == 1.0 and result["precision"] == pytest.approx(2 / 3)
     assert result["mean_iou"] == pytest.approx(0.75)
     assert instances.from_semantic(predicted > 0, min_size=2).max() == 2
+
+
+def test_instance_evaluation_of_a_perfect_semantic_mask_on_penn_fudan(data_root):
+    """A segmenter that returns the true person mask: its components are the people exactly
+    where nobody touches (AP and PQ 1), and touching people merge (recall, AP, PQ below 1)."""
+    from kerasseg import instances
+    from kerasseg.data import pennfudan
+    from kerasseg.data.records import load_pair
+    from kerasseg.evaluate import evaluate_instances
+
+    reader = pennfudan.mask_reader("instances")
+
+    class Oracle:   # the true mask of each record, in the order evaluate_instances reads them
+        name, num_classes = "oracle", 1
+
+        def __init__(self, records):
+            self.masks = [(load_pair(r, reader)[1] > 0)[..., None] for r in records]
+
+        def resize_in(self, image):
+            return self.masks.pop(0)
+
+        def probabilities(self, images):
+            return images.astype(np.float32)
+
+    separate, merged = [], []
+    for record in pennfudan.records(data_root)[:40]:
+        ids = reader(record)
+        split = instances.from_semantic(ids > 0, min_size=50).max()
+        (separate if split == ids.max() == len(np.unique(ids)) - 1 else merged).append(record)
+    assert len(separate) >= 3 and merged, "these 40 images hold both cases"
+    found = evaluate_instances(Oracle(separate[:3]), separate[:3], reader, progress=False)
+    assert found["ap"] == found["pq"] == 1.0 and found["true"] == found["matched"] > 3, found
+    found = evaluate_instances(Oracle(merged[:2]), merged[:2], reader, progress=False)
+    assert found["recall"] < 1.0 and found["pq"] < 1.0 and found["ap"] < 1.0, found
