@@ -57,7 +57,8 @@ def _train(args):
         train_split=args.train_split, val_split=args.val_split, val_fraction=args.val_fraction,
         seed=args.seed, masks_dir=args.masks_dir, mask_suffix=args.mask_suffix,
         jit_compile=args.xla, precision=args.precision, strategy=args.strategy,
-        overwrite=args.force, command="kerasseg " + shlex.join(args.argv), on_error=args.on_error)
+        overwrite=args.force, command="kerasseg " + shlex.join(args.argv), on_error=args.on_error,
+        task=args.task, init_from=args.init_from)
     last = result["history"][-1] if result["history"] else {}
     summary = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
     print(f"\n{args.out}: {len(result['history'])} epochs ({result['epochs_run']} in this call); "
@@ -251,6 +252,13 @@ def build_parser():
                             "multiworker: the machines in TF_CONFIG (TensorFlow)")
     train.add_argument("--augment", action=argparse.BooleanOptionalAction, default=True,
                        help="flips, rotations, scale, colour jitter (default: on)")
+    train.add_argument("--task", choices=["semantic", "instances"], default="semantic",
+                       help="semantic: a mask of classes (default); instances: each object its "
+                            "own mask (a centre heatmap and offsets on the --model; masks read as "
+                            "instance ids, e.g. --dataset pennfudan)")
+    train.add_argument("--init-from", metavar="MODEL",
+                       help="start from this zoo model's or .keras file's weights (same --model "
+                            "and --arg values), e.g. person")
     train.add_argument("--out", required=True, help="the run folder")
     train.add_argument("--force", action="store_true",
                        help="replace the run in --out: a finished one, or an unfinished one with "

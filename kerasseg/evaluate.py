@@ -398,11 +398,11 @@ def write_report(report, path):
 
 def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_threshold=0.5,
                        threshold=0.5, progress=True):
-    """Instances from the predicted semantic mask (connected components) against true instance ids.
+    """Predicted instances against true instance ids.
 
-    Each connected component of the thresholded mask is one predicted instance,
-    scored by its mean foreground probability, so that a semantic model stands in
-    the same table as an instance model.
+    An instance model's own instances (`Segmenter.instances`); for a semantic
+    model, each connected component of the thresholded mask, scored by its mean
+    foreground probability, so that both stand in one table.
 
     Args:
         segmenter: a binary `kerasseg.segmenter.Segmenter`.
@@ -431,11 +431,15 @@ def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_thr
     pooled = instances.InstanceScores()
     for record in records:
         image, true_ids = load_pair(record, instance_reader)
-        probability = resize(segmenter.probabilities(segmenter.resize_in(image)[None])[0],
-                             true_ids.shape)[..., 0]
-        predicted = instances.from_semantic(probability > threshold, min_size)
-        scores = {int(i): float(probability[predicted == i].mean())
-                  for i in np.unique(predicted) if i}
+        if segmenter.task == "instances":
+            predicted, found = segmenter.instances(image, threshold=threshold, min_size=min_size)
+            scores = {item["id"]: item["score"] for item in found}
+        else:
+            probability = resize(segmenter.probabilities(segmenter.resize_in(image)[None])[0],
+                                 true_ids.shape)[..., 0]
+            predicted = instances.from_semantic(probability > threshold, min_size)
+            scores = {int(i): float(probability[predicted == i].mean())
+                      for i in np.unique(predicted) if i}
         pooled.update(true_ids, predicted, scores)
         result = instances.match(true_ids, predicted, iou_threshold)
         per_image.append({"id": record.id, **result})
@@ -443,7 +447,8 @@ def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_thr
     totals = {k: sum(item[k] for item in per_image) for k in ("true", "predicted", "matched")}
     found = pooled.result()
     return {
-        "method": "connected components of the semantic mask",
+        "method": ("the instance model's centres and offsets" if segmenter.task == "instances"
+                   else "connected components of the semantic mask"),
         "images": len(per_image),
         "iou_threshold": iou_threshold,
         "min_size": min_size,

@@ -132,11 +132,14 @@ def _batch_one_probabilities(model):
     """
     import keras
 
+    from kerasseg.instances.model import is_instance_model
     from kerasseg.models.blocks import outputs_logits
 
     height, width = input_size(model)
     inputs = keras.Input((height, width, 3), batch_size=1, name="image")
     outputs = model(inputs, training=False)
+    if is_instance_model(model):   # its channels are already bounded: kept as they are
+        return keras.Model(inputs, outputs, name=model.name)
     if outputs_logits(model):
         activation = "sigmoid" if model.output_shape[-1] == 1 else "softmax"
         outputs = keras.layers.Activation(activation, dtype="float32",
@@ -319,6 +322,9 @@ def _explain_conversion_error(message, model):
 def fidelity(model, tflite_path, records, mask_reader, threshold=0.5):
     """Keras vs the exported file on real images, and both against the ground truth.
 
+    For an instance model, the masks are instance ids: Dice is of the foreground,
+    and mask AP and PQ of each side's instances are added.
+
     Args:
         model: the Keras model that was exported.
         tflite_path: the exported file (its sidecar beside it).
@@ -329,7 +335,8 @@ def fidelity(model, tflite_path, records, mask_reader, threshold=0.5):
     Returns:
         A dict: "images", "max_abs_diff" (probabilities, at the model's size),
         "mask_agreement" (share of pixels where the masks agree), "dice_keras"
-        and "dice_tflite" (mean per-image Dice at the images' own size).
+        and "dice_tflite" (mean per-image Dice at the images' own size); for an
+        instance model also "ap_keras", "ap_tflite", "pq_keras", "pq_tflite".
     """
     from kerasseg.data.records import load_pair
     from kerasseg.evaluate import scores
@@ -338,26 +345,44 @@ def fidelity(model, tflite_path, records, mask_reader, threshold=0.5):
 
     keras_side, lite_side = KerasSegmenter(model), TFLiteSegmenter(tflite_path)
     num_classes = max(keras_side.num_classes, 2)
+    instances = keras_side.task == "instances"
+    if instances:
+        from kerasseg.instances import InstanceScores
+
+        found = {"keras": InstanceScores(), "tflite": InstanceScores()}
     max_diff, agree, pixels, dice_keras, dice_lite = 0.0, 0, 0, [], []
     for record in records:
         image, truth = load_pair(record, mask_reader)
         x = keras_side.resize_in(image)[None]
         p_keras, p_lite = keras_side.probabilities(x)[0], lite_side.probabilities(x)[0]
-        difference = float(np.abs(p_keras - p_lite).max())
+        # An instance model's heatmap and offsets count too; a semantic one's probabilities.
+        both = (keras_side.outputs(x)[0], lite_side.outputs(x)[0]) if instances else (p_keras,
+                                                                                      p_lite)
+        difference = float(np.abs(both[0] - both[1]).max())
         max_diff = max(max_diff, difference if np.isfinite(difference) else float("inf"))
         m_keras, m_lite = classes_from(p_keras, threshold), classes_from(p_lite, threshold)
         agree += int(np.sum(m_keras == m_lite))
         pixels += m_keras.size
+        semantic = (truth > 0).astype(np.uint8) if instances else truth
         for probabilities, sink in ((p_keras, dice_keras), (p_lite, dice_lite)):
             full = mask_at(probabilities, truth.shape, threshold)
-            sink.append(scores(truth, full, num_classes)["dice"])
-    return {
+            sink.append(scores(semantic, full, num_classes)["dice"])
+        if instances:
+            for side, segmenter in (("keras", keras_side), ("tflite", lite_side)):
+                ids, items = segmenter.instances(image, threshold=threshold)
+                found[side].update(truth, ids, {i["id"]: i["score"] for i in items})
+    report = {
         "images": len(records),
         "max_abs_diff": round(max_diff, 6),
         "mask_agreement": round(agree / pixels, 6),
         "dice_keras": round(float(np.mean(dice_keras)), 6),
         "dice_tflite": round(float(np.mean(dice_lite)), 6),
     }
+    if instances:
+        for side in ("keras", "tflite"):
+            result = found[side].result()
+            report.update({f"{key}_{side}": round(result[key], 6) for key in ("ap", "pq")})
+    return report
 
 
 def export_tflite(model, out_path, quantize="none", representative=None, int8_io="uint8",
@@ -379,12 +404,14 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
     Returns:
         The report dict (also written to `<stem>.report.json`).
     """
+    from kerasseg.instances.model import is_instance_model
     from kerasseg.litert import sidecar, sidecar_path
 
     # --force replaces the file, its sidecar and its report only where kerasseg wrote them.
     check_outputs("tflite", out_path, force)
     report_path = _report_path(out_path)
-    channels = int(model.output_shape[-1])
+    instances = is_instance_model(model)
+    channels = 1 if instances else int(model.output_shape[-1])
     labels = list(labels or (["background", "foreground"] if channels == 1 else
                              [f"class_{i}" for i in range(channels)]))
     expected = 2 if channels == 1 else channels
@@ -397,11 +424,18 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
     data = convert_tflite(model, quantize, representative, int8_io)
     height, width = input_size(model)
     meta = sidecar(source_name or model.name, height, width, labels, quantize,
-                   binary=channels == 1)
-    # What MediaPipe Tasks reads: the labels, and for float input the normalisation.
-    data, left_out = metadata.add(data, labels, float_input=quantize != "int8",
-                                  name=meta["model"])
-    if left_out:
+                   binary=channels == 1, instances=instances)
+    if instances:
+        # MediaPipe's ImageSegmenter would read the four channels as four classes: an
+        # instance file is run by kerasseg's runner (litert.py), which groups the people.
+        left_out = ("no MediaPipe metadata: an instance model's output is decoded by "
+                    "kerasseg.litert.decode_instances (export/run_tflite.py), not by "
+                    "MediaPipe's ImageSegmenter")
+    else:
+        # What MediaPipe Tasks reads: the labels, and for float input the normalisation.
+        data, left_out = metadata.add(data, labels, float_input=quantize != "int8",
+                                      name=meta["model"])
+    if left_out and not instances:
         import warnings
 
         warnings.warn(left_out, stacklevel=2)
@@ -471,11 +505,16 @@ def export_model(model, out, export_format="tflite", quantize="none", data_dir=N
         return {"savedmodel": out}
 
     def data(spec, option):
+        from kerasseg.data.sources import DATASETS
+
         name, _, split = spec.partition(":")
         if not data_dir:
             raise ExportError(f"{option} {spec} needs --data-dir")
+        # An instance model is checked on instance ids where the dataset has them.
+        mode = ("instances" if segmenter.task == "instances" and name in DATASETS
+                and "instances" in DATASETS[name].modes else None)
         return source(name, data_dir, split or "train", masks_dir=masks_dir,
-                      mask_suffix=mask_suffix)
+                      mask_suffix=mask_suffix, mode=mode)
 
     representative = None
     if quantize == "int8":

@@ -18,20 +18,37 @@ from PIL import Image
 
 SIDECAR_FORMAT = "kerasseg-tflite/2"
 
+# What an instance model's output channels hold (kerasseg.instances): the person
+# probability, the instance-centre heatmap, and each pixel's offset to its instance's
+# centre as fractions of the image's height and width.
+INSTANCE_CHANNELS = ("foreground", "centre", "offset_y", "offset_x")
+
 
 def sidecar_path(model_path):
     """`unet.tflite` -> `unet.json`: the normalisation and labels written at export."""
     return os.path.splitext(model_path)[0] + ".json"
 
 
-def sidecar(model_name, height, width, labels, quantize, binary):
+def sidecar(model_name, height, width, labels, quantize, binary, instances=False):
     """The sidecar JSON of an exported file, as a dict: the input/output contract.
 
     Input: RGB, resized to (height, width), pixel * scale + offset (a quantized
     input's own scale and zero point apply on top). Output: probabilities, one
     channel per label; a binary model's file holds [background, foreground],
-    so that argmax is the class id (what MediaPipe Tasks reports).
+    so that argmax is the class id (what MediaPipe Tasks reports). An instance
+    model's file holds `INSTANCE_CHANNELS`, grouped by `decode_instances`.
     """
+    if instances:
+        output = {"kind": "instances", "channels": list(INSTANCE_CHANNELS),
+                  "decode": ("foreground probability > threshold; centres = heatmap peaks "
+                             "(local maxima above a threshold); each foreground pixel joins the "
+                             "centre nearest to pixel + offset * (height, width); score = centre "
+                             "value x mean foreground probability (kerasseg.litert."
+                             "decode_instances)")}
+    else:
+        output = {"kind": "probabilities", "channels": len(labels), "binary": binary,
+                  "decode": ("argmax = class id; channel 1 is the foreground probability"
+                             if binary else "argmax = class id")}
     return {
         "format": SIDECAR_FORMAT,
         "model": model_name,
@@ -39,11 +56,7 @@ def sidecar(model_name, height, width, labels, quantize, binary):
                   "scale": 1 / 255, "offset": 0.0,
                   "note": "model input = pixel * scale + offset; a quantized input's own "
                           "scale and zero point apply on top"},
-        "output": {"kind": "probabilities",
-                   "channels": len(labels),
-                   "binary": binary,
-                   "decode": ("argmax = class id; channel 1 is the foreground probability"
-                              if binary else "argmax = class id")},
+        "output": output,
         "labels": list(labels),
         "quantize": quantize,
     }
@@ -86,12 +99,25 @@ class TFLiteSegmenter:
         # Binary files since kerasseg-tflite/2 hold [background, foreground]
         # (class id = argmax, as MediaPipe reads them); older ones the foreground alone.
         self._foreground_only = bool(self.meta.get("output", {}).get("binary")) and channels == 2
-        self.num_classes = 1 if channels == 1 or self._foreground_only else channels
+        # An instance model's file holds INSTANCE_CHANNELS; its probabilities are the first.
+        self.task = "instances" if self.meta.get("output", {}).get("kind") == "instances" \
+            else "semantic"
+        self.num_classes = 1 if channels == 1 or self._foreground_only or \
+            self.task == "instances" else channels
         self.labels = self.meta.get("labels", [])
 
     def probabilities(self, images):
         """(N, h, w, 3) float32 images in [0, 1] at `input_size` -> (N, h, w, C) probabilities."""
+        found = self.outputs(images)
+        return found[..., :1] if self.task == "instances" else found
+
+    def outputs(self, images):
+        """(N, h, w, 3) float32 images in [0, 1] -> the network's (N, h, w, channels) output."""
         return np.stack([self._run_one(image) for image in np.asarray(images, np.float32)])
+
+    def instances(self, image, **options):
+        """One uint8 RGB image -> (ids, instances) at its own size (`decode_instances`)."""
+        return instances_of(self, image, **options)
 
     def probabilities_tta(self, images):
         """The mean over the image and its horizontal and vertical flips."""
@@ -203,6 +229,98 @@ def mask_at(probabilities, size, threshold=0.5):
     checks, this runner): probabilities are resized, then thresholded or argmaxed.
     """
     return classes(resize(probabilities, size), threshold)
+
+
+def instances_of(segmenter, image, **options):
+    """The one inference path of instance models, for a Keras model and a TFLite file alike:
+    resize in, run, `decode_instances` at the image's size (options are its keywords)."""
+    if getattr(segmenter, "task", "semantic") != "instances":
+        raise ValueError(f"{segmenter.name}: a semantic model gives no instances (its connected "
+                         "components are what evaluate --instances scores for such a model)")
+    output = segmenter.outputs(segmenter.resize_in(image)[None])[0]
+    return decode_instances(output, size=image.shape[:2], **options)
+
+
+def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms_size=7,
+                     top_k=100, min_size=0):
+    """An instance model's output -> instance ids and scores (numpy only).
+
+    Centres are the local maxima of the heatmap (within `nms_size` pixels, above
+    `centre_threshold`; of equal neighbours, one), at most `top_k`. Every foreground pixel joins the centre
+    nearest to where its offset points, at the image's own size: the
+    probability and offsets are resized there first (offsets are fractions of
+    the image, so they need no rescaling). An instance's score is its centre's
+    heatmap value times its mean foreground probability.
+
+    Args:
+        output: (h, w, 4) channels as `INSTANCE_CHANNELS`, at the model's size.
+        size: (H, W) to decode at (default: the output's).
+        threshold: foreground probability threshold.
+        centre_threshold: the lowest heatmap peak that makes an instance.
+        nms_size: the window, in output pixels, in which a peak must be the maximum.
+        top_k: at most this many instances, the strongest centres first.
+        min_size: instances smaller than this many pixels (at `size`) are dropped.
+
+    Returns:
+        (ids, instances): (H, W) int32 ids, 0 background and 1..k by descending score,
+        and a list of dicts {"id", "score", "box": [x0, y0, x1, y1], "area"}.
+    """
+    output = np.asarray(output, np.float32)
+    if output.ndim != 3 or output.shape[-1] != len(INSTANCE_CHANNELS):
+        raise ValueError(f"an instance model's output has {len(INSTANCE_CHANNELS)} channels "
+                         f"({', '.join(INSTANCE_CHANNELS)}), got shape {output.shape}")
+    h, w = output.shape[:2]
+    height, width = size or (h, w)
+    heat = output[..., 1]
+    pad = nms_size // 2
+    padded = np.pad(heat, pad, constant_values=-np.inf)
+    local_max = np.lib.stride_tricks.sliding_window_view(padded, (nms_size, nms_size)).max(
+        axis=(-2, -1))
+    ys, xs = np.nonzero((heat >= local_max) & (heat > centre_threshold))
+    strength = heat[ys, xs]
+    order = np.argsort(-strength, kind="stable")
+    # Equal neighbours are all local maxima (a quantized heatmap has plateaus): of the
+    # peaks within the window of a stronger or earlier one, only that one is kept.
+    kept = []
+    for i in order:
+        if all(max(abs(ys[i] - ys[j]), abs(xs[i] - xs[j])) > pad for j in kept):
+            kept.append(i)
+            if len(kept) == top_k:
+                break
+    ys, xs, strength = ys[kept], xs[kept], strength[kept]
+    full = resize(output[..., [0, 2, 3]], (height, width))
+    foreground = full[..., 0] > threshold
+    ids = np.zeros((height, width), np.int32)
+    if not len(ys) or not foreground.any():
+        return ids, []
+    # Centres at the image's size (pixel centres map through the resize).
+    centres_y = (ys + 0.5) * height / h - 0.5
+    centres_x = (xs + 0.5) * width / w - 0.5
+    py, px = np.nonzero(foreground)
+    pointed_y = py + full[py, px, 1] * height
+    pointed_x = px + full[py, px, 2] * width
+    owner = np.empty(len(py), np.int64)
+    for start in range(0, len(py), 1 << 16):   # in blocks: pixels x centres can be large
+        part = slice(start, start + (1 << 16))
+        owner[part] = ((pointed_y[part, None] - centres_y[None]) ** 2
+                       + (pointed_x[part, None] - centres_x[None]) ** 2).argmin(axis=1)
+    found = []
+    for k in range(len(ys)):
+        mine = owner == k
+        area = int(mine.sum())
+        if area == 0 or area < min_size:
+            continue
+        score = float(strength[k] * full[py[mine], px[mine], 0].mean())
+        found.append((score, py[mine], px[mine]))
+    found.sort(key=lambda item: -item[0])
+    instances = []
+    for number, (score, iy, ix) in enumerate(found, start=1):
+        ids[iy, ix] = number
+        instances.append({"id": number, "score": round(score, 6),
+                          "box": [int(ix.min()), int(iy.min()), int(ix.max()) + 1,
+                                  int(iy.max()) + 1],
+                          "area": int(len(iy))})
+    return ids, instances
 
 
 def overlay(image, mask, color=(255, 38, 25), alpha=0.45):

@@ -29,7 +29,8 @@ MONITOR = "val_dice"  # the log column best.keras is chosen by (higher is better
 
 # Settings config.json gained later, with the value every run before them had: such runs
 # resume with the same settings.
-RECORDED_LATER = {"backend": "tensorflow", "loader": "tf.data"}
+RECORDED_LATER = {"backend": "tensorflow", "loader": "tf.data", "task": "semantic",
+                  "init_from": None}
 
 
 def paths(out_dir):

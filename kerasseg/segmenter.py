@@ -13,7 +13,7 @@ import numpy as np
 
 # The pre- and post-processing live in the TensorFlow-free runner module, so a
 # Keras model, a classical method and a .tflite file are all treated the same way.
-from kerasseg.litert import TFLiteSegmenter, flip_mean, mask_at, resize_in
+from kerasseg.litert import TFLiteSegmenter, flip_mean, instances_of, mask_at, resize_in
 from kerasseg.litert import classes as classes_from
 from kerasseg.saving import load_keras_model
 
@@ -28,11 +28,14 @@ class Segmenter:
         name: what was loaded.
         input_size: (height, width) images are resized to before `probabilities`.
         num_classes: 1 for binary (one foreground probability), else classes.
+        task: "semantic", or "instances" for an instance model (`kerasseg.instances`),
+            whose `probabilities` are its foreground and `instances()` its people.
     """
 
     name = ""
     input_size = (256, 256)
     num_classes = 1
+    task = "semantic"
 
     def probabilities(self, images):
         """(N, h, w, 3) float32 images in [0, 1] at `input_size` -> (N, h, w, C) probabilities."""
@@ -50,6 +53,11 @@ class Segmenter:
         """One uint8 RGB image of any size -> (H, W) uint8 class ids at the image's own size."""
         return mask_at(self.probabilities(self.resize_in(image)[None])[0], image.shape[:2], threshold)
 
+    def instances(self, image, **options):
+        """One uint8 RGB image -> (ids, instances) at its own size; instance models only
+        (`kerasseg.litert.decode_instances` says what the options are)."""
+        return instances_of(self, image, **options)
+
 
 class KerasSegmenter(Segmenter):
     """A Keras segmentation model; logits or probabilities out, sigmoid/softmax applied if logits."""
@@ -63,13 +71,21 @@ class KerasSegmenter(Segmenter):
         self.input_size = (height or fallback[0], width or fallback[1])
         channels = model.output_shape[-1]
         self.num_classes = 1 if channels == 1 else channels
+        from kerasseg.instances.model import is_instance_model
         from kerasseg.models.blocks import outputs_logits
 
         self.outputs_logits = outputs_logits(model)
+        if is_instance_model(model):   # its channels are probabilities, heatmap and offsets
+            self.task, self.num_classes, self.outputs_logits = "instances", 1, False
+
+    def outputs(self, images):
+        """(N, h, w, 3) float32 images in [0, 1] -> the network's (N, h, w, channels) output."""
+        return np.asarray(self.model.predict_on_batch(np.asarray(images, np.float32)), np.float32)
 
     def probabilities(self, images):
-        output = np.asarray(self.model.predict_on_batch(np.asarray(images, np.float32)),
-                            np.float32)
+        output = self.outputs(images)
+        if self.task == "instances":
+            return output[..., :1]
         if not self.outputs_logits:
             return output
         if output.shape[-1] == 1:

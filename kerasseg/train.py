@@ -20,6 +20,7 @@ PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 SCHEDULES = ("cosine", "plateau", "constant")
 STRATEGIES = ("none", "data-parallel", "mirrored", "multiworker")
 BACKENDS = ("tensorflow", "jax")
+TASKS = ("semantic", "instances")
 MONITOR = run.MONITOR
 
 
@@ -113,7 +114,7 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
                      val_fraction=0.2, seed=0,
                      masks_dir=None, mask_suffix="", jit_compile=None, precision="float32",
                      strategy="none", overwrite=False, command=None, verbose="auto",
-                     on_error="raise"):
+                     on_error="raise", task="semantic", init_from=None):
     """Trains a kerasseg builder on a registered dataset: what `kerasseg train` runs.
 
     The run folder's config.json records the builder, its arguments and how
@@ -163,6 +164,14 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         on_error: "raise" to refuse the run at the first unreadable image or
             mask (named), "skip" to train on the others; the skipped files are
             listed in config.json ("skipped").
+        task: "semantic" (a mask of classes) or "instances" (each object its own
+            mask: `kerasseg.instances`; the builder's binary model gets a centre
+            heatmap and offsets, the masks are read as instance ids where the
+            dataset has them, `mask_mode` "instances", and as one instance each
+            elsewhere).
+        init_from: None, or a zoo name or `.keras` file whose weights start the
+            builder's model (same builder and arguments), e.g. "person" for
+            person instances.
 
     Returns:
         The dict `train` returns.
@@ -187,6 +196,18 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
                          f"{keras.backend.backend()}: set KERAS_BACKEND to one of them")
     if strategy not in STRATEGIES:
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if task not in TASKS:
+        raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if task == "instances":
+        from kerasseg.data.sources import DATASETS, parse_names
+
+        if strategy == "multiworker":
+            raise ValueError("instance models do not train with --strategy multiworker (its "
+                             "hand-written step scores semantic masks); use data-parallel")
+
+        names = [name for name, _ in parse_names(dataset)]
+        if mask_mode is None and any("instances" in DATASETS[n].modes for n in names):
+            mask_mode = "instances"
     # Multi-worker collectives must be set up before any other TensorFlow work.
     distribution = make_strategy(strategy)
     from kerasseg.data.pipeline import default_loader
@@ -203,6 +224,11 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     model_args = dict(given_args)
     model_args.setdefault("input_shape", (image_size, image_size, 3))
     model_args.setdefault("num_classes", train_source.num_classes)
+    if task == "instances" and model_args["num_classes"] != 1:
+        raise ValueError(f"instance training reads each mask as instance ids of one kind of "
+                         f"object; {dataset} (mask mode {train_source.mode}) has "
+                         f"{len(train_source.class_names)} classes: use a dataset or --mask-mode "
+                         "with instance ids or one object, e.g. --dataset pennfudan")
     # Fail on a bad argument before reading any image.
     try:
         build_model(model, **model_args)
@@ -210,6 +236,7 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         given = " ".join(f"--arg {name}={value!r}" for name, value in given_args.items())
         raise ValueError(f"--model {model} cannot be built with {given or 'its defaults'}: "
                          f"{error}") from None
+    start = _initial_weights(init_from, lambda: build_model(model, **model_args))
     # Replicas must agree on the number of steps: no ragged last batch across devices.
     if strategy != "none" and len(train_source.records) < batch_size:
         raise ValueError(
@@ -219,13 +246,17 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
             "lower --batch-size")
     recipe = augment if isinstance(augment, Augmentation) else Augmentation() if augment else None
     skipped = {"train": [], "val": []}   # filled as train() reads every file once
+    made = None
+    if task == "instances":
+        from kerasseg.instances import targets as made
     train_data = train_source.dataset(image_size, batch_size=batch_size, shuffle=True,
                                       augment=recipe, seed=seed,
                                       drop_remainder=strategy != "none", on_error=on_error,
-                                      skipped=skipped["train"], loader=loader, epochs=epochs)
+                                      skipped=skipped["train"], loader=loader, epochs=epochs,
+                                      targets=made)
     val_data = val_source and val_source.dataset(image_size, batch_size=batch_size,
                                                  on_error=on_error, skipped=skipped["val"],
-                                                 loader=loader)
+                                                 loader=loader, targets=made)
     if command is None:
         command = _command_line(model, given_args, dataset, data_dir, out_dir, locals())
     config = {
@@ -243,13 +274,46 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     }
     if on_error == "skip":   # absent otherwise, so runs from before the option still resume
         config["skipped"] = skipped
+    config.update(task=task, init_from=init_from)
     keras.utils.set_random_seed(seed)
-    return train(lambda: build_model(model, **model_args), train_data, val_data,
+
+    def build():
+        built = build_model(model, **model_args)
+        if start is not None:
+            built.set_weights(start)
+        if task == "instances":
+            from kerasseg.instances.model import instance_model
+
+            built = instance_model(built)
+        return built
+
+    return train(build, train_data, val_data,
                  out_dir=out_dir, epochs=epochs, loss=loss, num_classes=train_source.num_classes,
                  learning_rate=learning_rate, schedule=schedule, early_stopping=early_stopping,
                  freeze_encoder_epochs=freeze_encoder_epochs, jit_compile=jit_compile,
                  precision=precision, strategy=distribution if strategy != "none" else None,
                  config=config, overwrite=overwrite, verbose=verbose)
+
+
+def _initial_weights(init_from, build):
+    """The weights of `init_from` (a zoo name or .keras file) as a list for a model `build()`
+    makes, checked layer by layer; None without `init_from`."""
+    if init_from is None:
+        return None
+    from kerasseg import zoo
+    from kerasseg.saving import load_keras_model
+
+    source = zoo.load(init_from) if zoo.is_name(init_from) else load_keras_model(init_from)
+    target = build()
+    ours = [(w.path, tuple(w.shape)) for w in target.weights]
+    theirs = [(w.path, tuple(w.shape)) for w in source.weights]
+    if [shape for _, shape in ours] != [shape for _, shape in theirs]:
+        first = next(((a, b) for a, b in zip(ours, theirs) if a[1] != b[1]), None)
+        detail = (f"{first[0][0]} is {first[0][1]} here, {first[1][1]} there" if first
+                  else f"{len(ours)} weights here, {len(theirs)} there")
+        raise ValueError(f"--init-from {init_from}: its weights do not fit the model to train "
+                         f"({detail}); give the same --model and --arg values it was built with")
+    return source.get_weights()
 
 
 def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
@@ -266,7 +330,7 @@ def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
     for name in ("image_size", "epochs", "batch_size", "loss", "learning_rate", "schedule",
                  "early_stopping", "freeze_encoder_epochs", "mask_mode", "train_split",
                  "val_split", "val_fraction", "seed", "masks_dir", "mask_suffix", "precision",
-                 "strategy", "on_error"):
+                 "strategy", "on_error", "task", "init_from"):
         value = settings[name]
         if value != defaults[name].default:
             words += [f"--{name.replace('_', '-')}", "none" if value is None else str(value)]
@@ -448,6 +512,7 @@ def _compile(model, strategy, precision, num_classes, loss, learning_rate, sched
 
     from kerasseg import losses as klosses
     from kerasseg import metrics as kmetrics
+    from kerasseg.instances.model import is_instance_model
     from kerasseg.models.blocks import outputs_logits
 
     previous_policy = keras.config.dtype_policy()
@@ -455,19 +520,22 @@ def _compile(model, strategy, precision, num_classes, loss, learning_rate, sched
     try:
         with _scope(strategy):
             built = model() if callable(model) and not isinstance(model, keras.Model) else model
-            _check_classes(built, num_classes)
             if schedule == "cosine":
                 rate = keras.optimizers.schedules.CosineDecay(learning_rate, total_steps)
             else:
                 rate = learning_rate
-            metric_args = {"num_classes": num_classes, "from_logits": outputs_logits(built)}
-            loss_fn = klosses.get(loss, from_logits=metric_args["from_logits"])
-            built.compile(
-                optimizer=keras.optimizers.Adam(rate),
-                loss=loss_fn,
-                metrics=[kmetrics.Dice(**metric_args), kmetrics.IoU(**metric_args)],
-                jit_compile=jit_compile,
-            )
+            if is_instance_model(built):   # the instance task brings its loss and metrics
+                from kerasseg.instances.model import InstanceLoss, foreground_metrics
+
+                metric_args = {"num_classes": 1, "from_logits": False}
+                loss_fn, metrics = InstanceLoss(), foreground_metrics()
+            else:
+                _check_classes(built, num_classes)
+                metric_args = {"num_classes": num_classes, "from_logits": outputs_logits(built)}
+                loss_fn = klosses.get(loss, from_logits=metric_args["from_logits"])
+                metrics = [kmetrics.Dice(**metric_args), kmetrics.IoU(**metric_args)]
+            built.compile(optimizer=keras.optimizers.Adam(rate), loss=loss_fn, metrics=metrics,
+                          jit_compile=jit_compile)
     finally:
         keras.config.set_dtype_policy(previous_policy)
     return built, loss_fn, metric_args

@@ -42,7 +42,8 @@ def default_loader():
 
 def build_dataset(records, mask_reader, image_size=256, allowed_values=None, batch_size=None,
                   shuffle=False, augment=None, cache=True, seed=0, on_error="raise",
-                  drop_remainder=False, upright=False, skipped=None, loader=None, epochs=1):
+                  drop_remainder=False, upright=False, skipped=None, loader=None, epochs=1,
+                  targets=None):
     """A tf.data or Grain pipeline of (image, mask) pairs from records.
 
     Args:
@@ -70,6 +71,9 @@ def build_dataset(records, mask_reader, image_size=256, allowed_values=None, bat
         epochs: Grain only: the epochs the dataset holds one after the other,
             each in its own order with its own augmentation (tf.data reshuffles
             at each pass instead); its `epoch(n)` starts at epoch n.
+        targets: None, or a NumPy callable(mask) -> float32 (h, w, C) that turns
+            each (augmented) mask into what the model learns from, e.g.
+            `kerasseg.instances.targets` for instance ids.
 
     Returns:
         tf.data: a `tf.data.Dataset` of (image float32 in [0, 1] of shape
@@ -109,13 +113,13 @@ def build_dataset(records, mask_reader, image_size=256, allowed_values=None, bat
 
     if loader == "grain":
         return _grain_dataset(load, len(records), image_size, batch_size, shuffle, augment, seed,
-                              drop_remainder, epochs)
+                              drop_remainder, epochs, targets)
     return _tf_dataset(load, len(records), height, width, batch_size, shuffle, augment, cache,
-                       seed, on_error, drop_remainder)
+                       seed, on_error, drop_remainder, targets)
 
 
 def _tf_dataset(load, count, height, width, batch_size, shuffle, augment, cache, seed, on_error,
-                drop_remainder):
+                drop_remainder, targets):
     import tensorflow as tf
 
     def load_tf(index):
@@ -152,13 +156,22 @@ def _tf_dataset(load, count, height, width, batch_size, shuffle, augment, cache,
         dataset = tf.data.Dataset.zip(dataset, seeds).map(
             lambda example, example_seed: augment_tf(*example, example_seed),
             num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if targets is not None:
+        channels = targets(np.zeros((1, 1, 1), np.uint8)).shape[-1]
+
+        def targets_tf(image, mask):
+            made = tf.numpy_function(targets, [mask], tf.float32, stateful=False)
+            made.set_shape((height, width, channels))
+            return image, made
+
+        dataset = dataset.map(targets_tf, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     if batch_size:
         dataset = dataset.batch(batch_size, drop_remainder=drop_remainder)
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
 def _grain_dataset(load, count, image_size, batch_size, shuffle, augment, seed, drop_remainder,
-                   epochs):
+                   epochs, targets):
     from concurrent.futures import ThreadPoolExecutor
 
     from kerasseg.progress import Progress
@@ -178,7 +191,7 @@ def _grain_dataset(load, count, image_size, batch_size, shuffle, augment, seed, 
     masks = [e[1] for e in kept] if image_size is None else np.stack([e[1] for e in kept])
     ups = np.array([bool(e[3]) for e in kept])
     return _batches_class()(images, masks, ups, batch_size, shuffle, augment, seed,
-                            drop_remainder, epochs)
+                            drop_remainder, epochs, targets)
 
 
 @functools.lru_cache(maxsize=4)
@@ -205,8 +218,9 @@ def _batches_class():
         """
 
         def __init__(self, images, masks, ups, batch_size, shuffle, augment, seed,
-                     drop_remainder, epochs):
+                     drop_remainder, epochs, targets=None):
             super().__init__()
+            self.targets = targets
             self.images, self.masks, self.ups = images, masks, ups
             self.batch_size, self.shuffle, self.augment = batch_size, shuffle, augment
             self.seed, self.epochs = seed, epochs
@@ -234,6 +248,8 @@ def _batches_class():
             if self.augment is not None:
                 image, mask = self.augment(image, mask, [self.seed, epoch, int(index)],
                                            bool(self.ups[index]))
+            if self.targets is not None:
+                mask = self.targets(mask)
             return image, mask
 
         def __getitem__(self, index):

@@ -240,7 +240,8 @@ class Source:
     upright: object = False
 
     def dataset(self, image_size, batch_size=None, shuffle=False, augment=None, cache=True, seed=0,
-                on_error="raise", drop_remainder=False, skipped=None, loader=None, epochs=1):
+                on_error="raise", drop_remainder=False, skipped=None, loader=None, epochs=1,
+                targets=None):
         """The split as a tf.data or Grain pipeline (see `kerasseg.data.pipeline.build_dataset`)."""
         from kerasseg.data.pipeline import build_dataset
 
@@ -249,7 +250,7 @@ class Source:
                              shuffle=shuffle, augment=augment, cache=cache, seed=seed,
                              on_error=on_error, drop_remainder=drop_remainder,
                              upright=self.upright, skipped=skipped, loader=loader,
-                             epochs=epochs)
+                             epochs=epochs, targets=targets)
 
 
 def parse_names(spec):

@@ -1,4 +1,4 @@
-"""kerasseg.instances: COCO mask AP, AP50, AP75 and PQ on cases worked out by hand.
+"""kerasseg.instances.metrics: COCO mask AP, AP50, AP75 and PQ on cases worked out by hand.
 
 One-row images keep the arithmetic visible: a run of columns is an instance.
 """
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from kerasseg.instances import InstanceScores, overlaps
+from kerasseg.instances.metrics import InstanceScores, overlaps
 
 
 def _row(*runs, width=10):

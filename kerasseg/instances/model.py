@@ -1,0 +1,144 @@
+"""The instance model: a semantic segmenter with a centre heatmap and centre offsets added.
+
+`instance_model(semantic)` takes any binary kerasseg builder's model (U-Net,
+DeepLabV3(+), SegNet; trained or not) and adds two small heads on the features
+its classifier reads: a centre heatmap and a two-channel offset. The output is one
+(h, w, 4) tensor, every channel already in a bounded range (foreground and
+centre probabilities by sigmoid, offsets by tanh as fractions of the image), so a
+full-int8 TFLite file keeps ~1/128 of the image of offset precision in one
+output, built from builtin ops only (convolutions, logistic, tanh, concatenation).
+Grouping pixels into instances happens after the network
+(`kerasseg.litert.decode_instances`), where TFLite's graph needs nothing special.
+"""
+
+import keras
+from keras import ops
+
+from kerasseg import metrics as kmetrics
+from kerasseg.litert import INSTANCE_CHANNELS
+
+# Panoptic-DeepLab's balance, with offsets counted in fractions of a 224-pixel image.
+HEATMAP_WEIGHT = 200.0
+OFFSET_WEIGHT = 2.0
+
+
+def instance_model(semantic, head_filters=32, name=None):
+    """An instance model from a binary semantic model.
+
+    Args:
+        semantic: a binary `keras.Model` from a kerasseg builder (one foreground
+            logit; its last convolution named `<name>_logits`). Its weights are
+            kept, so a trained person model starts the instance model.
+        head_filters: channels of the 3x3 convolution before each new head.
+        name: the new model's name (default: the semantic model's + "_instances").
+
+    Returns:
+        A `keras.Model` mapping images in [0, 1] to (batch, h, w, 4): foreground
+        probability, centre heatmap, offset y and offset x (fractions of h and w),
+        as `kerasseg.litert.INSTANCE_CHANNELS`.
+
+    Example:
+        >>> from kerasseg import unet
+        >>> model = instance_model(unet((64, 64, 3), filters=8, depth=3))
+        >>> model.output_shape
+        (None, 64, 64, 4)
+    """
+    logits_layer = next((layer for layer in semantic.layers if layer.name.endswith("_logits")),
+                        None)
+    if logits_layer is None or logits_layer.filters != 1:
+        raise ValueError(f"{semantic.name}: an instance model is built on a binary kerasseg "
+                         "model (one foreground logit from a layer named *_logits)")
+    features = logits_layer.input
+    prefix = logits_layer.name[:-len("_logits")]
+    foreground = semantic.output
+    if foreground.shape[-1] != 1:
+        raise ValueError(f"{semantic.name}: expected one output channel, got "
+                         f"{foreground.shape[-1]}")
+    if semantic.layers[-1].get_config().get("activation") != "sigmoid":
+        foreground = keras.layers.Activation("sigmoid", dtype="float32",
+                                             name=f"{prefix}_foreground")(foreground)
+    upsample = foreground.shape[1] // features.shape[1] if features.shape[1] else 1
+
+    def head(channels, activation, label):
+        x = keras.layers.Conv2D(head_filters, 3, padding="same", use_bias=False,
+                                name=f"{prefix}_{label}_conv")(features)
+        x = keras.layers.BatchNormalization(name=f"{prefix}_{label}_bn")(x)
+        x = keras.layers.ReLU(name=f"{prefix}_{label}_relu")(x)
+        x = keras.layers.Conv2D(channels, 1, dtype="float32", name=f"{prefix}_{label}_out")(x)
+        if upsample > 1:
+            x = keras.layers.UpSampling2D(upsample, interpolation="bilinear", dtype="float32",
+                                          name=f"{prefix}_{label}_upsample")(x)
+        return keras.layers.Activation(activation, dtype="float32",
+                                       name=f"{prefix}_{label}_{activation}")(x)
+
+    centre = head(1, "sigmoid", "centre")
+    offsets = head(2, "tanh", "offsets")
+    output = keras.layers.Concatenate(dtype="float32", name=f"{prefix}_instances")(
+        [foreground, centre, offsets])
+    return keras.Model(semantic.input, output, name=name or f"{semantic.name}_instances")
+
+
+def is_instance_model(model):
+    """True if `model` outputs the four instance channels (what `instance_model` builds)."""
+    return model.layers[-1].name.endswith("_instances") and model.output_shape[-1] == len(
+        INSTANCE_CHANNELS)
+
+
+@keras.saving.register_keras_serializable(package="kerasseg.instances")
+class InstanceLoss(keras.losses.Loss):
+    """Foreground BCE + Dice, heatmap MSE and foreground-only L1 on the offsets.
+
+    y_true: `kerasseg.instances.targets` (batch, h, w, 4); y_pred: the model's output.
+    """
+
+    def __init__(self, heatmap_weight=HEATMAP_WEIGHT, offset_weight=OFFSET_WEIGHT,
+                 name="instance_loss", **kwargs):
+        super().__init__(name=name, **kwargs)
+        self.heatmap_weight = heatmap_weight
+        self.offset_weight = offset_weight
+
+    def call(self, y_true, y_pred):
+        y_true = ops.cast(y_true, "float32")
+        y_pred = ops.cast(y_pred, "float32")
+        truth, probability = y_true[..., 0], ops.clip(y_pred[..., 0], 1e-6, 1 - 1e-6)
+        bce = -ops.mean(truth * ops.log(probability) + (1 - truth) * ops.log(1 - probability),
+                        axis=(1, 2))
+        overlap = ops.sum(truth * probability, axis=(1, 2))
+        dice = 1 - (2 * overlap + 1) / (ops.sum(truth, axis=(1, 2))
+                                        + ops.sum(probability, axis=(1, 2)) + 1)
+        heatmap = ops.mean(ops.square(y_true[..., 1] - y_pred[..., 1]), axis=(1, 2))
+        offset_error = ops.sum(ops.abs(y_true[..., 2:] - y_pred[..., 2:]), axis=-1) * truth
+        offsets = ops.sum(offset_error, axis=(1, 2)) / (ops.sum(truth, axis=(1, 2)) + 1)
+        return (bce + dice + self.heatmap_weight * heatmap + self.offset_weight * offsets)
+
+    def get_config(self):
+        return {**super().get_config(), "heatmap_weight": self.heatmap_weight,
+                "offset_weight": self.offset_weight}
+
+
+@keras.saving.register_keras_serializable(package="kerasseg.instances")
+class ForegroundDice(kmetrics.Dice):
+    """Dice of an instance model's foreground channel against the targets' (channel 0)."""
+
+    def __init__(self, name="dice", **kwargs):
+        super().__init__(**{"num_classes": 1, "from_logits": False, "name": name, **kwargs})
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(y_true[..., :1], y_pred[..., :1], sample_weight)
+
+
+@keras.saving.register_keras_serializable(package="kerasseg.instances")
+class ForegroundIoU(kmetrics.IoU):
+    """IoU of an instance model's foreground channel against the targets' (channel 0)."""
+
+    def __init__(self, name="iou", **kwargs):
+        super().__init__(**{"num_classes": 1, "from_logits": False, "name": name, **kwargs})
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(y_true[..., :1], y_pred[..., :1], sample_weight)
+
+
+def foreground_metrics():
+    """Dice and IoU of the foreground channel, named `dice` and `iou` as the semantic
+    models' are (the run folder keeps the epoch of the best validation Dice)."""
+    return [ForegroundDice(), ForegroundIoU()]

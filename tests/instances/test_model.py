@@ -1,0 +1,103 @@
+"""kerasseg.instances.model: the instance head, its loss, training and export to TFLite."""
+
+import json
+
+import numpy as np
+import pytest
+
+from kerasseg import instances
+
+
+def _small_model():
+    from kerasseg import unet
+    from kerasseg.instances.model import instance_model
+
+    return instance_model(unet((64, 64, 3), filters=8, depth=3))
+
+
+def _batch(seed=0):
+    """Two 64x64 images with two touching boxes each, and their targets."""
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(0, 0.3, (2, 64, 64, 3)).astype(np.float32)
+    ids = np.zeros((2, 64, 64), np.uint8)
+    ids[:, 10:40, 8:24], ids[:, 14:50, 24:44] = 1, 2
+    images[ids > 0] += 0.6
+    return images, np.stack([instances.targets(m) for m in ids]), ids
+
+
+def test_the_head_gives_bounded_channels_and_keeps_the_semantic_weights():
+    import keras
+
+    from kerasseg import deeplabv3plus, unet
+    from kerasseg.instances.model import instance_model, is_instance_model
+
+    semantic = unet((64, 64, 3), filters=8, depth=3)
+    model = instance_model(semantic)
+    assert model.output_shape == (None, 64, 64, 4) and is_instance_model(model)
+    assert not is_instance_model(semantic)
+    out = model.predict(np.random.default_rng(0).uniform(size=(1, 64, 64, 3)), verbose=0)
+    assert (0 <= out[..., :2]).all() and (out[..., :2] <= 1).all()
+    assert (np.abs(out[..., 2:]) <= 1).all()
+    # The semantic model's layers are shared: a trained person model starts the head.
+    x = np.random.default_rng(1).uniform(size=(1, 64, 64, 3))
+    np.testing.assert_allclose(model.predict(x, verbose=0)[..., 0],
+                               keras.ops.sigmoid(semantic.predict(x, verbose=0))[..., 0],
+                               atol=1e-6)
+    shared = {w.path for w in semantic.weights} & {w.path for w in model.weights}
+    assert len(shared) == len(semantic.weights)
+    # DeepLabV3+ (logits upsampled at the end) takes the head as well.
+    assert instance_model(deeplabv3plus((64, 64, 3), backbone="tiny")).output_shape[-1] == 4
+    with pytest.raises(ValueError, match="binary kerasseg model"):
+        instance_model(unet((64, 64, 3), num_classes=3, filters=8, depth=3))
+
+
+def test_loss_is_lowest_at_the_targets():
+    from kerasseg.instances.model import InstanceLoss
+
+    _, targets, _ = _batch()
+    loss = InstanceLoss()
+    perfect = float(loss(targets, np.concatenate(
+        [np.clip(targets[..., :1], 1e-4, 1 - 1e-4), targets[..., 1:]], axis=-1)))
+    shifted = targets.copy()
+    shifted[..., 2:] += 0.05 * (targets[..., :1] > 0)     # every offset 5% off
+    assert perfect < 0.01 < float(loss(targets, np.clip(shifted, 0, 1))) - perfect
+    assert float(loss(targets, np.full_like(targets, 0.5))) > 10
+
+
+@pytest.mark.train
+def test_training_lowers_the_loss_and_the_int8_export_stays_close(tmp_path):
+    """A small instance model fitted a little, then exported to full int8 with builtin ops
+    only: LiteRT's four channels stay within a few int8 steps of Keras's, and both decode.
+    (That the int8 file finds the same people is the zoo model's test, on real photos.)"""
+    import keras
+
+    from kerasseg.export import export_tflite
+    from kerasseg.instances.model import InstanceLoss, foreground_metrics
+    from kerasseg.litert import TFLiteSegmenter
+    from kerasseg.segmenter import KerasSegmenter
+
+    images, targets, _ = _batch()
+    model = _small_model()
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=InstanceLoss(),
+                  metrics=foreground_metrics())
+    before = model.evaluate(images, targets, verbose=0, return_dict=True)
+    model.fit(images, targets, epochs=15, verbose=0)
+    after = model.evaluate(images, targets, verbose=0, return_dict=True)
+    assert after["loss"] < 0.7 * before["loss"], (before, after)
+    assert set(after) == {"loss", "dice", "iou"}
+    path = tmp_path / "instances_int8.tflite"
+    report = export_tflite(model, str(path), "int8", representative=images,
+                           labels=["background", "person"])
+    assert "no MediaPipe metadata" in report["metadata"]
+    sidecar = json.loads((tmp_path / "instances_int8.json").read_text())
+    assert sidecar["output"]["kind"] == "instances"
+    assert sidecar["output"]["channels"] == list(instances.INSTANCE_CHANNELS)
+    lite, keras_side = TFLiteSegmenter(str(path)), KerasSegmenter(model)
+    assert lite.task == keras_side.task == "instances" and lite.num_classes == 1
+    x = images[:1]
+    assert np.abs(lite.outputs(x) - keras_side.outputs(x)).max() < 0.1
+    assert lite.probabilities(x).shape == (1, 64, 64, 1)
+    photo = np.round(images[0] * 255).astype(np.uint8)
+    for side in (keras_side, lite):
+        found, items = side.instances(photo, centre_threshold=0.0)
+        assert found.shape == (64, 64) and found.max() == len(items) >= 1
