@@ -101,7 +101,8 @@ def _predict(args):
         print(f"left out {len(result['left_out'])} files named like masks or overlays "
               f"(*_mask.png, *_overlay.png), e.g. {result['left_out'][0]}; name them one by one "
               "to predict on them", file=sys.stderr)
-    print(f"wrote {len(result['written'])} masks to {args.out}"
+    kind = "instance maps" if segmenter.task == "instances" else "masks"
+    print(f"wrote {len(result['written'])} {kind} to {args.out}"
           + (f"; {len(result['failed'])} files failed (listed above)" if result["failed"] else ""))
     return 1 if result["failed"] else 0
 

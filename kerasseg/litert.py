@@ -323,6 +323,31 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
     return ids, instances
 
 
+def instance_files(image, ids, instances, label="person", model=None, source=None):
+    """What `kerasseg predict` and this runner write for an instance model, per image.
+
+    Returns:
+        (ids_png, record, tinted): the id map as a PNG array (uint8 when at most 255
+        instances, else uint16; 0 = none, 1..k), the JSON record (the image's size and
+        per instance: id, label, score, box [x0, y0, x1, y1] and area, at the image's
+        own size) and the image with each instance in its own colour, uint8.
+    """
+    count = int(ids.max()) if ids.size else 0
+    ids_png = ids.astype(np.uint8 if count <= 255 else np.uint16)
+    record = {"image": source, "model": model, "width": int(image.shape[1]),
+              "height": int(image.shape[0]), "count": len(instances),
+              "instances": [{"id": item["id"], "label": label, "score": item["score"],
+                             "box": item["box"], "area": item["area"]} for item in instances]}
+    tinted = image.astype(np.float32)
+    for k in range(1, count + 1):
+        chosen = ids == k
+        # Golden-angle hues: neighbours in id order get far-apart colours.
+        hue = (k * 0.381966) % 1.0
+        color = 255 * np.clip(np.abs((hue * 6 + np.array([0, 4, 2])) % 6 - 3) - 1, 0, 1)
+        tinted[chosen] = 0.5 * tinted[chosen] + 0.5 * color
+    return ids_png, record, tinted.round().clip(0, 255).astype(np.uint8)
+
+
 def overlay(image, mask, color=(255, 38, 25), alpha=0.45):
     """The image with the mask's pixels tinted, uint8."""
     out = image.astype(np.float32)
@@ -388,7 +413,9 @@ def main(argv=None):
         description="Segment an image with an exported .tflite model, using LiteRT only.")
     parser.add_argument("model", help="the .tflite file (its .json sidecar beside it)")
     parser.add_argument("image", help="an RGB image of any size")
-    parser.add_argument("--out", required=True, help="mask PNG to write (0/255 for binary models)")
+    parser.add_argument("--out", required=True,
+                        help="mask PNG to write (0/255 for binary models; for an instance model "
+                             "the instance ids, with their JSON beside it)")
     parser.add_argument("--overlay", help="overlay PNG to write (default: next to --out)")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--threshold", type=float, default=0.5)
@@ -400,10 +427,25 @@ def main(argv=None):
     except (ValueError, OSError) as error:
         parser.exit(2, f"run_tflite: error: {error}\n")
     start = time.perf_counter()
+    stem = os.path.splitext(args.out)[0]
+    if model.task == "instances":   # NAME_instances.png/.json and an overlay, as predict writes
+        ids, found = model.instances(image, threshold=args.threshold)
+        elapsed = time.perf_counter() - start
+        ids_png, record, tinted = instance_files(image, ids, found, model.labels[-1] if
+                                                 model.labels else "object", args.model,
+                                                 args.image)
+        Image.fromarray(ids_png).save(args.out)
+        with open(stem + ".json", "w") as f:
+            json.dump(record, f, indent=2)
+        overlay_path = args.overlay or stem + "_overlay.png"
+        Image.fromarray(tinted).save(overlay_path)
+        print(f"{args.image}: {image.shape[1]}x{image.shape[0]}, {len(found)} instances, "
+              f"{elapsed * 1000:.1f} ms; wrote {args.out}, {stem}.json and {overlay_path}")
+        return 0
     mask = model.segment(image, args.threshold)
     elapsed = time.perf_counter() - start
     Image.fromarray(mask * 255 if model.num_classes == 1 else mask).save(args.out)
-    overlay_path = args.overlay or os.path.splitext(args.out)[0] + "_overlay.png"
+    overlay_path = args.overlay or stem + "_overlay.png"
     Image.fromarray(overlay(image, mask > 0)).save(overlay_path)
     share = float(np.mean(mask > 0))
     print(f"{args.image}: {image.shape[1]}x{image.shape[0]}, {share:.1%} foreground, "

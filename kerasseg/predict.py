@@ -14,7 +14,7 @@ import numpy as np
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 # What predict writes: never read back from a folder as an image (a ground-truth
 # X_mask.png beside X.jpg is a mask too, not an image to segment).
-OUTPUT_SUFFIXES = ("_mask.png", "_overlay.png")
+OUTPUT_SUFFIXES = ("_mask.png", "_overlay.png", "_instances.png")
 
 
 def image_files(inputs, with_left_out=False):
@@ -64,12 +64,13 @@ def output_names(files):
     return names
 
 
-def plan(inputs, out_dir, overlays=True, force=False):
+def plan(inputs, out_dir, overlays=True, force=False, task="semantic"):
     """Checks the inputs and the output folder before any prediction; returns what to write.
 
     Returns:
         A dict: "files" (the images), "left_out" (files in folders named like
-        outputs), "outputs" ([(mask path, overlay path or None)] per image).
+        outputs), "outputs" (per image: (mask path, overlay path or None), or for
+        task "instances" (ids PNG path, JSON path, overlay path or None)).
         Raises ValueError naming the problem: an output folder that is a file
         or not writable, or files of it that would be replaced without `force`.
     """
@@ -90,25 +91,36 @@ def plan(inputs, out_dir, overlays=True, force=False):
             pass
     except OSError as error:
         raise ValueError(f"--out {out_dir}: cannot write there ({error.strerror})") from None
-    targets = [(os.path.join(out_dir, f"{name}_mask.png"),
-                os.path.join(out_dir, f"{name}_overlay.png") if overlays else None)
-               for name in output_names(files)]
+    def paths(name):
+        overlay = os.path.join(out_dir, f"{name}_overlay.png") if overlays else None
+        if task == "instances":
+            return (os.path.join(out_dir, f"{name}_instances.png"),
+                    os.path.join(out_dir, f"{name}_instances.json"), overlay)
+        return os.path.join(out_dir, f"{name}_mask.png"), overlay
+
+    targets = [paths(name) for name in output_names(files)]
     existing = [path for pair in targets for path in pair if path and os.path.exists(path)]
     if existing and not force:
         shown = ", ".join(os.path.basename(path) for path in existing[:5])
         more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
         raise ValueError(f"--out {out_dir} already holds {shown}{more}; predict replaces no file "
                          "without --force: choose another --out or add --force")
-    from kerasseg.outputs import check_file
+    from kerasseg.outputs import check_file, json_reason
 
     for path in existing:   # --force replaces only what kerasseg wrote
-        check_file(path, "--out", force=True)
+        check_file(path, "--out", force=True,
+                   ours=json_reason("instances") if path.endswith(".json") else None)
     return {"files": files, "left_out": left_out, "outputs": targets}
 
 
 def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True, batch_size=8,
             progress=True, force=False):
     """Writes `<name>_mask.png` (and `<name>_overlay.png`) for every image.
+
+    An instance model (`segmenter.task == "instances"`) writes instead
+    `<name>_instances.png` (0 none, 1..k; 16-bit past 255 instances),
+    `<name>_instances.json` (per instance: id, label, score, box, area, at the
+    image's own size) and the overlay with each instance in its own colour.
 
     `<name>` is the image's name without its extension, made distinct where
     two inputs share it (see `output_names`). Files in `out_dir` are never
@@ -139,7 +151,11 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
     from kerasseg.evaluate import check_finite, check_threshold
 
     check_threshold(threshold)
-    work = plan(inputs, out_dir, overlays, force)
+    instances = segmenter.task == "instances"
+    if instances and tta:
+        raise ValueError(f"--tta: {segmenter.name} is an instance model; flipped copies of its "
+                         "centre offsets do not average (run without --tta)")
+    work = plan(inputs, out_dir, overlays, force, segmenter.task)
     files = work["files"]
     os.makedirs(out_dir, exist_ok=True)
     bar = Progress(len(files), f"predict {segmenter.name}", enabled=progress)
@@ -157,6 +173,10 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
                 bar.update()
         if not batch:
             continue
+        if instances:
+            _write_instances(segmenter, batch, threshold, written)
+            bar.update(len(batch))
+            continue
         probabilities = run(np.stack([segmenter.resize_in(image) for _, _, image in batch]))
         check_finite(probabilities, segmenter.name, [path for path, _, _ in batch])
         for (path, (mask_path, overlay_path), image), probability in zip(batch, probabilities):
@@ -170,3 +190,18 @@ def predict(segmenter, inputs, out_dir, tta=False, threshold=0.5, overlays=True,
             written.append(mask_path)
             bar.update()
     return {"written": written, "failed": failed, "left_out": work["left_out"]}
+
+
+def _write_instances(segmenter, batch, threshold, written):
+    from kerasseg import outputs
+    from kerasseg.litert import instance_files
+
+    label = (getattr(segmenter, "labels", None) or ["background", "person"])[-1]
+    for path, (ids_path, json_path, overlay_path), image in batch:
+        ids, found = segmenter.instances(image, threshold=threshold)
+        ids_png, record, tinted = instance_files(image, ids, found, label, segmenter.name, path)
+        outputs.write_json(json_path, record, kind="instances")
+        outputs.write_png(ids_path, ids_png)
+        if overlay_path:
+            outputs.write_png(overlay_path, tinted)
+        written.append(ids_path)

@@ -206,8 +206,14 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
                              "hand-written step scores semantic masks); use data-parallel")
 
         names = [name for name, _ in parse_names(dataset)]
-        if mask_mode is None and any("instances" in DATASETS[n].modes for n in names):
-            mask_mode = "instances"
+        with_ids = [n for n in DATASETS if "instances" in DATASETS[n].modes]
+        if not any(n in with_ids for n in names):
+            # One id per image everywhere: nothing would teach where one person ends.
+            raise ValueError(f"--task instances needs masks with instance ids (several people "
+                             f"per image, one id each): {dataset} has none; mix in a dataset "
+                             f"that has them ({', '.join(with_ids)}), e.g. "
+                             f"--dataset {with_ids[0]}+{dataset}")
+        mask_mode = mask_mode or "instances"
     # Multi-worker collectives must be set up before any other TensorFlow work.
     distribution = make_strategy(strategy)
     from kerasseg.data.pipeline import default_loader

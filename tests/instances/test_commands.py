@@ -1,0 +1,113 @@
+"""Instance models through the commands: predict's files, the LiteRT runner's, and the errors
+given before any file is touched. Real Penn-Fudan photos, copied into a temporary folder."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kerasseg.cli import main
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+@pytest.fixture(scope="module")
+def instance_file(tmp_path_factory):
+    """An (untrained) instance model saved as .keras: the files' format is under test here."""
+    from kerasseg import unet
+    from kerasseg.instances.model import instance_model
+
+    path = tmp_path_factory.mktemp("model") / "instances.keras"
+    instance_model(unet((64, 64, 3), filters=8, depth=3)).save(path)
+    return str(path)
+
+
+@pytest.fixture
+def photos(data_root, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    source = os.path.join(data_root, "pennfudan", "PennFudanPed", "PNGImages")
+    for name in ("FudanPed00001.png", "PennPed00010.png"):
+        shutil.copy(os.path.join(source, name), folder / name)
+    return folder
+
+
+def _check_outputs(ids_path, json_path, photo):
+    record = json.loads(open(json_path).read())
+    ids = np.asarray(Image.open(ids_path))
+    width, height = Image.open(photo).size
+    assert ids.shape == (height, width) and (record["width"], record["height"]) == (width, height)
+    assert ids.max() == record["count"] == len(record["instances"])
+    for item in record["instances"]:
+        x0, y0, x1, y1 = item["box"]
+        chosen = np.argwhere(ids == item["id"])
+        assert item["area"] == len(chosen) and item["label"] == "person"
+        assert (y0, x0) == tuple(chosen.min(axis=0)) and (y1 - 1, x1 - 1) == tuple(
+            chosen.max(axis=0))
+        assert 0 <= item["score"] <= 1
+    return record
+
+
+def test_predict_writes_ids_json_and_overlay_per_photo(instance_file, photos, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["predict", "--model", instance_file, "--out", str(out), str(photos)]) == 0
+    assert "wrote 2 instance maps" in capsys.readouterr().out
+    for photo in sorted(photos.iterdir()):
+        stem = out / photo.stem
+        record = _check_outputs(f"{stem}_instances.png", f"{stem}_instances.json", photo)
+        assert record["format"] == "kerasseg-instances"
+        assert Image.open(f"{stem}_overlay.png").size == Image.open(photo).size
+    # Its own outputs are not read back as photos, and are replaced only with --force.
+    assert main(["predict", "--model", instance_file, "--out", str(out), str(photos)]) == 2
+    assert "replaces no file without --force" in capsys.readouterr().err
+    assert main(["predict", "--model", instance_file, "--out", str(out), "--force",
+                 str(photos)]) == 0
+    assert main(["predict", "--model", instance_file, "--out", str(tmp_path / "tta"), "--tta",
+                 str(photos)]) == 2
+    assert "instance model" in capsys.readouterr().err and not (tmp_path / "tta").exists()
+
+
+def test_the_litert_runner_writes_what_predict_writes(instance_file, photos, tmp_path):
+    from kerasseg.export import export_tflite
+    from kerasseg.saving import load_keras_model
+
+    path = tmp_path / "instances.tflite"
+    export_tflite(load_keras_model(instance_file), str(path), labels=["background", "person"])
+    photo = sorted(photos.iterdir())[0]
+    out = tmp_path / "x_instances.png"
+    done = subprocess.run([sys.executable, os.path.join(REPO, "export", "run_tflite.py"),
+                           str(path), str(photo), "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    record = _check_outputs(out, tmp_path / "x_instances.json", photo)
+    assert "instances" in done.stdout and record["model"] == str(path)
+
+
+def test_more_than_255_instances_are_written_in_16_bits(tmp_path):
+    from kerasseg import outputs
+    from kerasseg.litert import instance_files
+
+    ids = np.arange(300 * 4, dtype=np.int32).reshape(40, 30) // 4 + 1
+    items = [{"id": k, "score": 0.5, "box": [0, 0, 1, 1], "area": 4} for k in range(1, 301)]
+    ids_png, record, tinted = instance_files(np.zeros((40, 30, 3), np.uint8), ids, items)
+    assert ids_png.dtype == np.uint16 and record["count"] == 300 and tinted.shape == (40, 30, 3)
+    outputs.write_png(tmp_path / "ids.png", ids_png)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "ids.png")), ids)
+
+
+def test_instance_training_without_instance_ids_is_refused_before_any_file(data_root, tmp_path,
+                                                                           capsys):
+    out = tmp_path / "run"
+    common = ["train", "--model", "unet", "--arg", "filters=8", "--data-dir", data_root,
+              "--image-size", "64", "--epochs", "1", "--out", str(out)]
+    assert main([*common, "--dataset", "ph2", "--task", "instances"]) == 2
+    assert "needs masks with instance ids" in capsys.readouterr().err
+    assert main([*common, "--dataset", "pennfudan", "--task", "instances", "--init-from",
+                 "unet-ph2"]) == 2
+    assert "--init-from unet-ph2: its weights do not fit" in capsys.readouterr().err
+    assert not out.exists()
