@@ -60,9 +60,10 @@ def instance_model(semantic, head_filters=32, name=None):
     upsample = foreground.shape[1] // features.shape[1] if features.shape[1] else 1
 
     def head(channels, activation, label):
-        x = keras.layers.Conv2D(head_filters, 3, padding="same", use_bias=False,
+        # No BatchNorm: the heads start from nothing on small instance sets, where moving
+        # statistics would lag far behind the weights for many epochs.
+        x = keras.layers.Conv2D(head_filters, 3, padding="same",
                                 name=f"{prefix}_{label}_conv")(features)
-        x = keras.layers.BatchNormalization(name=f"{prefix}_{label}_bn")(x)
         x = keras.layers.ReLU(name=f"{prefix}_{label}_relu")(x)
         x = keras.layers.Conv2D(channels, 1, dtype="float32", name=f"{prefix}_{label}_out")(x)
         if upsample > 1:
