@@ -73,16 +73,25 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
     size = export.input_size(model)
 
     mode = config.get("mask_mode")
+    segmenter = KerasSegmenter(model, name=name)
+    instances = segmenter.task == "instances"
+    # An instance model's masks are scored twice: its foreground against the semantic
+    # masks (the datasets' default modes), its instances against the instance ids.
+    semantic_mode = None if instances else mode
     data = source(config["dataset"], data_dir, eval_split, val_fraction=config["val_fraction"],
-                  seed=config["seed"], mode=mode)
+                  seed=config["seed"], mode=semantic_mode)
     start = time.perf_counter()
-    report = evaluate.evaluate(KerasSegmenter(model, name=name), data.records, data.mask_reader,
+    report = evaluate.evaluate(segmenter, data.records, data.mask_reader,
                                allowed_values=data.allowed_values)
     eval_seconds = time.perf_counter() - start
+    with_ids = source(config["dataset"], data_dir, eval_split, val_fraction=config["val_fraction"],
+                      seed=config["seed"], mode=mode)
+    instance_report = evaluate.evaluate_instances(segmenter, with_ids.records,
+                                                  with_ids.mask_reader) if instances else None
 
     calibration_data = source(config["dataset"], data_dir, calibration_split,
                               val_fraction=config["val_fraction"], seed=config["seed"], mode=mode)
-    lite = export_files(name, model, data, calibration_data, labels, zoo_dir)
+    lite = export_files(name, model, with_ids, calibration_data, labels, zoo_dir)
 
     log = read_log(os.path.join(run, "log.csv"))
     epochs_logged = len(log)
@@ -97,6 +106,10 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
     encoder = _encoder(config["model_args"])
     output = ("logits of the foreground (sigmoid > 0.5 = foreground)" if binary else
               f"logits of {data.num_classes} classes (softmax, argmax = class id)")
+    if instances:
+        output = ("foreground probability, centre heatmap, offsets to the instance's centre "
+                  "(kerasseg.litert.INSTANCE_CHANNELS), grouped by "
+                  "kerasseg.litert.decode_instances")
     info = {
         "name": name,
         "title": title,
@@ -143,10 +156,18 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
                if "classes" in report else {}),
             "resolution": "each image's own size (probabilities upsampled); mean over images",
             "command": f"kerasseg evaluate --model {name} --dataset {config['dataset']} "
-                       + (f"--mask-mode {data.mode} " if mode else "")
+                       + (f"--mask-mode {data.mode} " if semantic_mode else "")
                        + f"--data-dir DATA --split {eval_split}",
             "seconds": round(eval_seconds, 1),
         },
+        **({"task": "instances", "instances": {
+            "split": eval_split, "images": instance_report["images"],
+            "true": instance_report["true"], "predicted": instance_report["predicted"],
+            **{k: round(instance_report[k], 4) for k in ("ap", "ap50", "ap75", "pq", "sq", "rq")},
+            "mask_mode": mode,
+            "command": f"kerasseg evaluate --model {name} --dataset {config['dataset']} "
+                       f"--data-dir DATA --split {eval_split} --instances"}}
+           if instances else {}),
         **({"encoder": encoder} if encoder else {}),
         "weights": _file_entry(weights),
         "tflite": lite,

@@ -38,7 +38,8 @@ _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs":
 
 
 def models(zoo_dir=None):
-    """What the page offers: one entry per zoo TFLite file present on this machine.
+    """What the page offers: one entry per zoo segmenter's TFLite file present on this machine
+    (instance models, which MediaPipe's ImageSegmenter cannot decode, are left out).
 
     Returns:
         A list of dicts: `name`, `variant` (int8, float16, ...), `url`, `height`, `width`,
@@ -47,6 +48,8 @@ def models(zoo_dir=None):
     entries = []
     for name in zoo.names(zoo_dir):
         card = zoo.card(name, zoo_dir)
+        if card.get("task") == "instances":   # MediaPipe's ImageSegmenter groups no instances
+            continue
         for variant, entry in sorted(card.get("tflite", {}).items()):
             if os.path.isfile(os.path.join(zoo_dir or zoo.ZOO_DIR, name, entry["file"])):
                 entries.append({"name": name, "variant": variant,

@@ -15,8 +15,12 @@ from kerasseg import zoo
 pytest.importorskip("mediapipe", reason="mediapipe not installed (the test extra)")
 
 
+# Instance models' files are decoded by kerasseg's runner: ImageSegmenter has no instances.
+SEGMENTERS = [name for name in zoo.names() if zoo.card(name).get("task") != "instances"]
+
+
 @pytest.mark.parametrize("variant", ["int8", "float16"])
-@pytest.mark.parametrize("name", zoo.names())
+@pytest.mark.parametrize("name", SEGMENTERS)
 def test_zoo_file_opens_in_mediapipe_with_its_labels_and_segments_as_in_litert(name, variant,
                                                                               data_root):
     from kerasseg.data.sources import source

@@ -45,6 +45,15 @@ def test_card_metrics_are_reproduced_from_the_shipped_weights(name, data_root):
     if "classes" in card["metrics"]:
         assert report["classes"]["mean_iou"] == pytest.approx(
             card["metrics"]["classes"]["mean_iou"], abs=0.005)
+    if card.get("task") == "instances":   # and its people, one by one
+        found = card["instances"]
+        with_ids = source(data["name"], data_root, found["split"],
+                          val_fraction=data["val_fraction"], seed=data["split_seed"],
+                          mode=found["mask_mode"])
+        scores = evaluate.evaluate_instances(KerasSegmenter(zoo.load(name)), with_ids.records,
+                                             with_ids.mask_reader, progress=False)
+        for metric in ("ap", "ap50", "ap75", "pq"):
+            assert scores[metric] == pytest.approx(found[metric], abs=0.005), metric
     assert os.path.getsize(os.path.join(zoo.ZOO_DIR, name, "model.keras")) <= 10e6
 
 
@@ -68,6 +77,8 @@ def test_shipped_tflite_files_run_in_litert_and_agree_with_keras(name, data_root
         assert agreement >= (0.995 if variant == "float16" else 0.98), (variant, agreement)
         # The card's int8 cost, measured on the whole evaluation split at export.
         assert abs(entry["fidelity"]["dice_tflite"] - entry["fidelity"]["dice_keras"]) <= 0.01
+        if card.get("task") == "instances":   # within 2 mask-AP points of Keras
+            assert entry["fidelity"]["ap_tflite"] >= entry["fidelity"]["ap_keras"] - 0.02
 
 
 def test_names_are_validated():
