@@ -32,8 +32,10 @@ def test_metrics_losses_and_models_on_another_backend(backend):
             pytest.fail(message + "; it is in the test extra")
         pytest.skip(message)
     env = {**os.environ, "KERAS_BACKEND": backend}
+    # One process (-o addopts: not the suite's workers per core): it runs beside the others.
     done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           *SUITE], capture_output=True, text=True, cwd=REPO, env=env)
+                           "-o", "addopts=-ra", *SUITE], capture_output=True, text=True,
+                          cwd=REPO, env=env)
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-2000:]
     assert "failed" not in done.stdout.splitlines()[-1]
 
@@ -73,11 +75,12 @@ def test_train_on_jax_without_tensorflow_resumes_after_a_kill(data_root, tmp_pat
 
     from kerasseg import run
 
-    env, out, epochs = _jax_and_grain(), tmp_path / "run", 8
+    env, out, epochs = _jax_and_grain(), tmp_path / "run", 5
+    # PH2's 32 validation images for both training and validation: four steps an epoch.
     command = [sys.executable, "-c", _WITHOUT_TENSORFLOW, "train", "--model", "unet",
                "--arg", "filters=4", "--arg", "depth=3", "--dataset", "ph2",
                "--data-dir", data_root, "--image-size", "32", "--batch-size", "8",
-               "--epochs", str(epochs), "--out", str(out)]
+               "--train-split", "val", "--epochs", str(epochs), "--out", str(out)]
     process = subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
@@ -112,13 +115,13 @@ logs = []
 for strategy in ("none", "data-parallel"):
     result = train_on_dataset("unet", "ph2", sys.argv[1], out_dir=sys.argv[2] + "/" + strategy,
                               model_args={"filters": 4, "depth": 3}, image_size=32, epochs=1,
-                              augment=False, strategy=strategy, verbose=0)
+                              augment=False, strategy=strategy, verbose=0, train_split="val")
     logs.append(result["history"][0])
 # Mixed precision on JAX: bfloat16 layers, the last one float32.
 import keras
 result = train_on_dataset("unet", "ph2", sys.argv[1], out_dir=sys.argv[2] + "/bf16",
                           model_args={"filters": 4, "depth": 3}, image_size=32, epochs=1,
-                          precision="mixed_bfloat16", verbose=0)
+                          precision="mixed_bfloat16", verbose=0, train_split="val")
 model = keras.saving.load_model(result["last"], compile=False)
 assert model.layers[-1].compute_dtype == "float32", model.layers[-1].compute_dtype
 assert any(layer.compute_dtype == "bfloat16" for layer in model.layers)

@@ -5,41 +5,46 @@ import pytest
 from tests.models.helpers import run_segmentation_model_test
 
 ALL = ("none", "float16", "int8")
+# Full int8 converts the float graph first, so an op that is not a builtin fails it too: int8
+# alone shows both. float16 stores the same ops' weights in half precision: checked on the
+# two architectures whose outputs it can move (U-Net, SegNet's unpooling).
+INT8 = ("int8",)
 
 # Each builder, backbone and decoder option at least once; sizes include a non-square
-# one, class counts both 1 (binary) and 3. The encoders new to a case's op set convert
-# in all three forms; mobilenetv2, resnet50 and the larger EfficientNet-Lite variants
-# (lite0's ops at other widths) convert in float32, which is what shows a non-builtin op.
+# one, class counts both 1 (binary) and 3. The encoders new to a case's op set convert;
+# mobilenetv2 in float32 once, resnet50 and the larger EfficientNet-Lite variants (lite0's
+# ops at other widths, ResNet's plain convolutions) are built, run and saved, not converted
+# (the conversions took 50-100 s each on a 2-core CPU and showed no op the others lack).
 CASES = {
     "unet": ("unet", {"filters": 4, "depth": 2}, 48, ALL),
     "unet-3-classes-bilinear": ("unet", {"num_classes": 3, "filters": 4, "depth": 3,
-                                         "upsampling": "bilinear"}, 64, ALL),
+                                         "upsampling": "bilinear"}, 64, INT8),
     "unet-mobilenetv2": ("unet", {"backbone": "mobilenetv2", "filters": 4}, 64, ("none",)),
     "unet-efficientnet_lite0-depth4": ("unet", {"backbone": "efficientnet_lite0", "depth": 4,
-                                                "num_classes": 3, "filters": 4}, 48, ALL),
+                                                "num_classes": 3, "filters": 4}, 48, INT8),
     "unet-efficientnet_lite2": ("unet", {"backbone": "efficientnet_lite2", "filters": 4}, 64,
-                                ("none",)),
+                                ()),
     "segnet": ("segnet", {"filters": (4, 8), "convs_per_level": (1, 2)}, 48, ALL),
     "segnet-3-classes": ("segnet", {"num_classes": 3, "filters": (4, 8, 8),
-                                    "convs_per_level": 1}, 64, ALL),
+                                    "convs_per_level": 1}, 64, INT8),
     "deeplabv3-tiny": ("deeplabv3", {"backbone": "tiny", "num_classes": 3, "aspp_filters": 8},
-                       48, ALL),
+                       48, INT8),
     "deeplabv3-efficientnet_lite1-os8": ("deeplabv3", {"backbone": "efficientnet_lite1",
                                                        "output_stride": 8, "aspp_filters": 8}, 64,
-                                         ("none",)),
+                                         ()),
     "deeplabv3plus-tiny": ("deeplabv3plus", {"backbone": "tiny", "aspp_filters": 8,
                                              "decoder_filters": 8, "low_level_filters": 4}, 48,
-                           ALL),
+                           INT8),
     "deeplabv3plus-mobilenetv2-os8": ("deeplabv3plus", {"backbone": "mobilenetv2",
                                                         "output_stride": 8, "num_classes": 3,
                                                         "aspp_filters": 8, "decoder_filters": 8},
-                                      64, ("none",)),
+                                      64, ()),
     "deeplabv3plus-resnet50": ("deeplabv3plus", {"backbone": "resnet50", "aspp_filters": 8,
-                                                 "decoder_filters": 8}, 64, ("none",)),
+                                                 "decoder_filters": 8}, 64, ()),
     "deeplabv3plus-efficientnet_lite0": ("deeplabv3plus", {"backbone": "efficientnet_lite0",
                                                            "aspp_filters": 8,
                                                            "decoder_filters": 8,
-                                                           "low_level_filters": 4}, 64, ALL),
+                                                           "low_level_filters": 4}, 64, INT8),
 }
 
 
