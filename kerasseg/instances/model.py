@@ -17,8 +17,9 @@ from keras import ops
 from kerasseg import metrics as kmetrics
 from kerasseg.litert import INSTANCE_CHANNELS
 
-# Panoptic-DeepLab's balance, with offsets counted in fractions of a 224-pixel image.
-HEATMAP_WEIGHT = 200.0
+# The heatmap's focal loss is normalised by the number of centres (CenterNet); offsets are
+# weighted as Panoptic-DeepLab's (0.01 a pixel) for a 224-pixel image, in fractions of it.
+HEATMAP_WEIGHT = 1.0
 OFFSET_WEIGHT = 2.0
 
 
@@ -87,7 +88,14 @@ def is_instance_model(model):
 
 @keras.saving.register_keras_serializable(package="kerasseg.instances")
 class InstanceLoss(keras.losses.Loss):
-    """Foreground BCE + Dice, heatmap MSE and foreground-only L1 on the offsets.
+    """Foreground BCE + Dice, a focal loss on the centre heatmap, L1 on the offsets.
+
+    The heatmap's loss is CenterNet's (Zhou et al., 2019): centres are the pixels where
+    the target is 1, penalised by (1 - p)^2 log p; the rest by (1 - y)^4 p^2 log(1 - p),
+    so pixels near a centre are hardly pushed down; the sum is divided by the number
+    of centres. (Mean squared error, Panoptic-DeepLab's, drove a heatmap of a few
+    centres in 50,000 pixels to zero on Penn-Fudan in 14 epochs.) Offsets count on
+    foreground pixels only.
 
     y_true: `kerasseg.instances.targets` (batch, h, w, 4); y_pred: the model's output.
     """
@@ -107,7 +115,12 @@ class InstanceLoss(keras.losses.Loss):
         overlap = ops.sum(truth * probability, axis=(1, 2))
         dice = 1 - (2 * overlap + 1) / (ops.sum(truth, axis=(1, 2))
                                         + ops.sum(probability, axis=(1, 2)) + 1)
-        heatmap = ops.mean(ops.square(y_true[..., 1] - y_pred[..., 1]), axis=(1, 2))
+        target, centre = y_true[..., 1], ops.clip(y_pred[..., 1], 1e-6, 1 - 1e-6)
+        peaks = ops.cast(target >= 1 - 1e-4, "float32")
+        focal = (peaks * ops.square(1 - centre) * ops.log(centre)
+                 + (1 - peaks) * ops.power(1 - target, 4) * ops.square(centre)
+                 * ops.log(1 - centre))
+        heatmap = -ops.sum(focal, axis=(1, 2)) / ops.maximum(ops.sum(peaks, axis=(1, 2)), 1.0)
         offset_error = ops.sum(ops.abs(y_true[..., 2:] - y_pred[..., 2:]), axis=-1) * truth
         offsets = ops.sum(offset_error, axis=(1, 2)) / (ops.sum(truth, axis=(1, 2)) + 1)
         return (bce + dice + self.heatmap_weight * heatmap + self.offset_weight * offsets)

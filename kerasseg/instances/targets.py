@@ -1,8 +1,9 @@
 """What an instance model learns from: per-pixel targets made from an instance-id mask.
 
 The four channels match the model's output (`kerasseg.litert.INSTANCE_CHANNELS`):
-foreground (0/1), a centre heatmap (a Gaussian at each instance's centre of
-mass, the maximum where two overlap), and each instance pixel's offset to its
+foreground (0/1), a centre heatmap (a Gaussian peaking at 1 on the pixel
+nearest each instance's centre of mass, the maximum where two overlap), and
+each instance pixel's offset to its
 instance's centre as fractions of the image's height and width (0 elsewhere; the
 loss counts offsets on foreground pixels only). As in Panoptic-DeepLab (Cheng et
 al., 2020), grouping is then "which centre does this pixel point to", which
@@ -40,12 +41,14 @@ def targets(ids, sigma=SIGMA):
     radius = int(np.ceil(3 * spread))
     for value in np.unique(ids[ids > 0]):
         ys, xs = np.nonzero(ids == value)
-        cy, cx = ys.mean(), xs.mean()
+        # The centre of mass, on the pixel grid: the heatmap's peak is then exactly 1 there,
+        # the one positive pixel of the focal loss.
+        cy, cx = np.round(ys.mean()), np.round(xs.mean())
         out[ys, xs, 2] = (cy - ys) / height
         out[ys, xs, 3] = (cx - xs) / width
         # The Gaussian only where it is above exp(-4.5): a window of +-3 sigma.
-        y0, y1 = max(0, int(cy) - radius), min(height, int(cy) + radius + 2)
-        x0, x1 = max(0, int(cx) - radius), min(width, int(cx) + radius + 2)
+        y0, y1 = max(0, int(cy) - radius), min(height, int(cy) + radius + 1)
+        x0, x1 = max(0, int(cx) - radius), min(width, int(cx) + radius + 1)
         if y0 >= y1 or x0 >= x1:
             continue
         gy = np.exp(-((np.arange(y0, y1) - cy) ** 2) / (2 * spread ** 2))

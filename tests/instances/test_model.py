@@ -51,17 +51,24 @@ def test_the_head_gives_bounded_channels_and_keeps_the_semantic_weights():
         instance_model(unet((64, 64, 3), num_classes=3, filters=8, depth=3))
 
 
-def test_loss_is_lowest_at_the_targets():
+def test_loss_rewards_centres_offsets_and_foreground():
     from kerasseg.instances.model import InstanceLoss
 
     _, targets, _ = _batch()
     loss = InstanceLoss()
-    perfect = float(loss(targets, np.concatenate(
-        [np.clip(targets[..., :1], 1e-4, 1 - 1e-4), targets[..., 1:]], axis=-1)))
-    shifted = targets.copy()
-    shifted[..., 2:] += 0.05 * (targets[..., :1] > 0)     # every offset 5% off
-    assert perfect < 0.01 < float(loss(targets, np.clip(shifted, 0, 1))) - perfect
-    assert float(loss(targets, np.full_like(targets, 0.5))) > 10
+
+    def value(prediction):
+        return float(loss(targets, np.clip(prediction, -1, 1)))
+
+    good = np.concatenate([np.clip(targets[..., :1], 1e-4, 1 - 1e-4), targets[..., 1:]], -1)
+    shifted = good.copy()
+    shifted[..., 2:] += 0.05 * (targets[..., :1] > 0)      # every offset 5% of the image off
+    missed = good.copy()
+    missed[..., 1] = 0.01                                 # no centre found
+    flat = np.full_like(targets, 0.5)
+    assert value(good) < 0.5
+    assert value(shifted) > value(good) + 0.1 and value(missed) > value(good) + 4
+    assert value(flat) > value(good) + 5
 
 
 @pytest.mark.train

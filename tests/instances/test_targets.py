@@ -15,13 +15,14 @@ from kerasseg import instances
 def test_targets_by_hand():
     ids = np.zeros((10, 20), np.uint8)
     ids[2:5, 2:5] = 1          # centre (3, 3)
-    ids[4:8, 10:16] = 7        # centre (5.5, 12.5)
+    ids[4:8, 10:16] = 7        # centre of mass (5.5, 12.5): on the grid, (6, 12)
     t = instances.targets(ids)
     assert t.shape == (10, 20, 4) and t.dtype == np.float32
     np.testing.assert_array_equal(t[..., 0], ids > 0)
     assert t[3, 3, 1] == 1.0 and t[0, 19, 1] < 1e-3      # the peak, and far from both
     assert t[2, 2, 2] == pytest.approx(1 / 10) and t[2, 2, 3] == pytest.approx(1 / 20)
-    assert t[7, 15, 2] == pytest.approx(-1.5 / 10) and t[7, 15, 3] == pytest.approx(-2.5 / 20)
+    assert t[7, 15, 2] == pytest.approx(-1 / 10) and t[7, 15, 3] == pytest.approx(-3 / 20)
+    assert t[6, 12, 1] == 1.0 and (t[..., 1] == 1.0).sum() == 2     # one peak each
     assert not t[0, 0, 2:].any()                          # no offset off the people
     assert not instances.targets(np.zeros((4, 4), np.uint8)).any()
 
