@@ -21,16 +21,22 @@ from kerasseg.litert import INSTANCE_CHANNELS
 # weighted as Panoptic-DeepLab's (0.01 a pixel) for a 224-pixel image, in fractions of it.
 HEATMAP_WEIGHT = 1.0
 OFFSET_WEIGHT = 2.0
+CENTRE_PRIOR_LOGIT = -4.595   # sigmoid = 0.01
 
 
-def instance_model(semantic, head_filters=32, name=None):
+def instance_model(semantic, head_filters=64, name=None):
     """An instance model from a binary semantic model.
+
+    The heads read the semantic model's decoder at a quarter of the output's size
+    (its last features there), where a pixel's features see far enough to tell
+    where its person's centre is, and their outputs are upsampled bilinearly.
 
     Args:
         semantic: a binary `keras.Model` from a kerasseg builder (one foreground
             logit; its last convolution named `<name>_logits`). Its weights are
             kept, so a trained person model starts the instance model.
-        head_filters: channels of the 3x3 convolution before each new head.
+        head_filters: channels of the two 3x3 convolutions (the second dilated
+            by 2) of each new head.
         name: the new model's name (default: the semantic model's + "_instances").
 
     Returns:
@@ -49,7 +55,6 @@ def instance_model(semantic, head_filters=32, name=None):
     if logits_layer is None or logits_layer.filters != 1:
         raise ValueError(f"{semantic.name}: an instance model is built on a binary kerasseg "
                          "model (one foreground logit from a layer named *_logits)")
-    features = logits_layer.input
     prefix = logits_layer.name[:-len("_logits")]
     foreground = semantic.output
     if foreground.shape[-1] != 1:
@@ -58,26 +63,46 @@ def instance_model(semantic, head_filters=32, name=None):
     if semantic.layers[-1].get_config().get("activation") != "sigmoid":
         foreground = keras.layers.Activation("sigmoid", dtype="float32",
                                              name=f"{prefix}_foreground")(foreground)
+    features = _quarter_features(semantic, logits_layer)
     upsample = foreground.shape[1] // features.shape[1] if features.shape[1] else 1
 
-    def head(channels, activation, label):
+    def head(channels, activation, label, bias=0.0):
         # No BatchNorm: the heads start from nothing on small instance sets, where moving
         # statistics would lag far behind the weights for many epochs.
-        x = keras.layers.Conv2D(head_filters, 3, padding="same",
-                                name=f"{prefix}_{label}_conv")(features)
-        x = keras.layers.ReLU(name=f"{prefix}_{label}_relu")(x)
-        x = keras.layers.Conv2D(channels, 1, dtype="float32", name=f"{prefix}_{label}_out")(x)
+        x = features
+        for k, rate in enumerate((1, 2)):
+            x = keras.layers.Conv2D(head_filters, 3, padding="same", dilation_rate=rate,
+                                    name=f"{prefix}_{label}_conv{k + 1}")(x)
+            x = keras.layers.ReLU(name=f"{prefix}_{label}_relu{k + 1}")(x)
+        x = keras.layers.Conv2D(channels, 1, dtype="float32", name=f"{prefix}_{label}_out",
+                                bias_initializer=keras.initializers.Constant(bias))(x)
         if upsample > 1:
             x = keras.layers.UpSampling2D(upsample, interpolation="bilinear", dtype="float32",
                                           name=f"{prefix}_{label}_upsample")(x)
         return keras.layers.Activation(activation, dtype="float32",
                                        name=f"{prefix}_{label}_{activation}")(x)
 
-    centre = head(1, "sigmoid", "centre")
+    # The heatmap starts at 0.01 everywhere (RetinaNet's prior for a focal loss): at 0.5, its
+    # first losses ran to hundreds and wrecked the trained person model underneath.
+    centre = head(1, "sigmoid", "centre", bias=CENTRE_PRIOR_LOGIT)
     offsets = head(2, "tanh", "offsets")
     output = keras.layers.Concatenate(dtype="float32", name=f"{prefix}_instances")(
         [foreground, centre, offsets])
     return keras.Model(semantic.input, output, name=name or f"{semantic.name}_instances")
+
+
+def _quarter_features(semantic, logits_layer):
+    """The last 4-D features computed at a quarter of the output's size (the decoder there,
+    after its skip connection), else what the classifier reads."""
+    size = semantic.output.shape[1]
+    chosen = logits_layer.input
+    if not size:
+        return chosen
+    for layer in semantic.layers:
+        shape = getattr(layer.output, "shape", None)
+        if shape is not None and len(shape) == 4 and shape[1] == size // 4 and shape[-1] >= 8:
+            chosen = layer.output
+    return chosen
 
 
 def is_instance_model(model):

@@ -90,7 +90,7 @@ def test_training_lowers_the_loss_and_the_int8_export_stays_close(tmp_path):
     before = model.evaluate(images, targets, verbose=0, return_dict=True)
     model.fit(images, targets, epochs=15, verbose=0)
     after = model.evaluate(images, targets, verbose=0, return_dict=True)
-    assert after["loss"] < 0.7 * before["loss"], (before, after)
+    assert after["loss"] < before["loss"] and after["dice"] > 0.8, (before, after)
     assert set(after) == {"loss", "dice", "iou"}
     path = tmp_path / "instances_int8.tflite"
     report = export_tflite(model, str(path), "int8", representative=images,
