@@ -175,7 +175,7 @@ def test_instance_evaluation_of_a_perfect_semantic_mask_on_penn_fudan(data_root)
     reader = pennfudan.mask_reader("instances")
 
     class Oracle:   # the true mask of each record, in the order evaluate_instances reads them
-        name, num_classes = "oracle", 1
+        name, num_classes, task = "oracle", 1, "semantic"
 
         def __init__(self, records):
             self.masks = [(load_pair(r, reader)[1] > 0)[..., None] for r in records]
