@@ -241,7 +241,7 @@ def instances_of(segmenter, image, **options):
     return decode_instances(output, size=image.shape[:2], **options)
 
 
-def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms_size=7,
+def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms_size=None,
                      top_k=100, min_size=0):
     """An instance model's output -> instance ids and scores (numpy only).
 
@@ -257,7 +257,9 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
         size: (H, W) to decode at (default: the output's).
         threshold: foreground probability threshold.
         centre_threshold: the lowest heatmap peak that makes an instance.
-        nms_size: the window, in output pixels, in which a peak must be the maximum.
+        nms_size: the window, in output pixels, in which a peak must be the maximum
+            (default: 15% of the output's longer side; chosen on Penn-Fudan's training
+            photos, where 7 pixels of 160 left two centres on many a person).
         top_k: at most this many instances, the strongest centres first.
         min_size: instances smaller than this many pixels (at `size`) are dropped.
 
@@ -271,6 +273,8 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
                          f"({', '.join(INSTANCE_CHANNELS)}), got shape {output.shape}")
     h, w = output.shape[:2]
     height, width = size or (h, w)
+    if nms_size is None:
+        nms_size = 2 * round(0.075 * max(h, w)) + 1
     heat = output[..., 1]
     pad = nms_size // 2
     padded = np.pad(heat, pad, constant_values=-np.inf)
