@@ -155,26 +155,24 @@ class InstanceLoss(keras.losses.Loss):
                 "offset_weight": self.offset_weight}
 
 
-@keras.saving.register_keras_serializable(package="kerasseg.instances")
-class ForegroundDice(kmetrics.Dice):
-    """Dice of an instance model's foreground channel against the targets' (channel 0)."""
+class _ForegroundChannel:
+    """Scores channel 0 of an instance model's output against channel 0 of its targets."""
 
-    def __init__(self, name="dice", **kwargs):
-        super().__init__(**{"num_classes": 1, "from_logits": False, "name": name, **kwargs})
-
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(y_true[..., :1], y_pred[..., :1], sample_weight)
-
-
-@keras.saving.register_keras_serializable(package="kerasseg.instances")
-class ForegroundIoU(kmetrics.IoU):
-    """IoU of an instance model's foreground channel against the targets' (channel 0)."""
-
-    def __init__(self, name="iou", **kwargs):
-        super().__init__(**{"num_classes": 1, "from_logits": False, "name": name, **kwargs})
+    def __init__(self, **kwargs):
+        super().__init__(**{"num_classes": 1, "from_logits": False, **kwargs})
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         return super().update_state(y_true[..., :1], y_pred[..., :1], sample_weight)
+
+
+@keras.saving.register_keras_serializable(package="kerasseg.instances")
+class ForegroundDice(_ForegroundChannel, kmetrics.Dice):
+    """Dice of an instance model's foreground (named `dice`, as the semantic models')."""
+
+
+@keras.saving.register_keras_serializable(package="kerasseg.instances")
+class ForegroundIoU(_ForegroundChannel, kmetrics.IoU):
+    """IoU of an instance model's foreground (named `iou`, as the semantic models')."""
 
 
 def foreground_metrics():
