@@ -436,7 +436,7 @@ def train(model, train_data, val_data=None, out_dir="runs/train", epochs=10, los
     built, loss_fn, metric_args = _compile(
         model, strategy, precision, num_classes, loss, learning_rate,
         schedule, epochs * steps_per_epoch, jit_compile)
-    freeze = _freeze_encoder(built, strategy, freeze_encoder_epochs)
+    freeze = _freeze_encoder(built, freeze_encoder_epochs)
     run_config = {"epochs": epochs, "loss": loss if isinstance(loss, str) else type(loss).__name__,
                   "num_classes": num_classes, "learning_rate": learning_rate,
                   "schedule": schedule, "early_stopping": early_stopping,
@@ -542,6 +542,10 @@ def _compile(model, strategy, precision, num_classes, loss, learning_rate, sched
                 metrics = [kmetrics.Dice(**metric_args), kmetrics.IoU(**metric_args)]
             built.compile(optimizer=keras.optimizers.Adam(rate), loss=loss_fn, metrics=metrics,
                           jit_compile=jit_compile)
+            # Built here, for every variable (the encoder's too, for freeze_encoder_epochs),
+            # not in the first training step: TensorFlow traces a step that creates
+            # variables twice, and tracing is most of a small run's time on CPU.
+            built.optimizer.build(built.trainable_variables)
     finally:
         keras.config.set_dtype_policy(previous_policy)
     return built, loss_fn, metric_args
@@ -766,12 +770,12 @@ def _fit_multiworker(model, strategy, train_data, val_data, first_epoch, epochs,
     return history
 
 
-def _freeze_encoder(model, strategy, held_epochs):
+def _freeze_encoder(model, held_epochs):
     """The callback that holds the encoder for the first `held_epochs` epochs, or None for 0.
 
-    The optimizer is built for every variable first, so it knows the
-    encoder's when they start training, and a resume state saved in either
-    phase loads into the same optimizer. It goes before the callbacks that
+    The optimizer was built for every variable (in _compile), so it knows
+    the encoder's when they start training, and a resume state saved in
+    either phase loads into the same optimizer. It goes before the callbacks that
     save the model: each epoch ends with the encoder marked trainable again,
     so no checkpoint records a model whose encoder stays frozen.
     """
@@ -785,9 +789,6 @@ def _freeze_encoder(model, strategy, held_epochs):
     if not layers:
         raise ValueError(f"freeze_encoder_epochs: model {model.name!r} has no backbone encoder "
                          "to freeze (build it with backbone=...)")
-    with _scope(strategy):
-        model.optimizer.build(model.trainable_variables)
-
     class FreezeEncoder(keras.callbacks.Callback):
         traced_held = False   # which set of variables fit()'s training step was traced for
 

@@ -198,20 +198,19 @@ def _weights(layers):
 
 def test_frozen_encoder_is_held_then_trained_and_its_state_resumes(ph2_small, tmp_path):
     import keras
-    import tensorflow as tf
 
-    from kerasseg import losses, unet
+    from kerasseg import unet
     from kerasseg.models.backbones import encoder_layers
-    from kerasseg.train import _freeze_encoder
+    from kerasseg.train import _compile, _freeze_encoder
 
     images, masks = ph2_small
     state = str(tmp_path / "epoch1.weights.h5")
 
-    def compiled():
+    def compiled():   # as train() compiles it
         keras.utils.set_random_seed(0)
-        model = unet((64, 64, 3), backbone="tiny", filters=4)
-        model.compile(optimizer=keras.optimizers.Adam(1e-2), loss=losses.get("bce+dice"))
-        return model, _freeze_encoder(model, tf.distribute.get_strategy(), 1)
+        model, _, _ = _compile(lambda: unet((64, 64, 3), backbone="tiny", filters=4), None,
+                               "float32", 1, "bce+dice", 1e-2, "constant", 2, False)
+        return model, _freeze_encoder(model, 1)
 
     model, freeze = compiled()
     encoder = encoder_layers(model)

@@ -84,11 +84,14 @@ def test_training_lowers_the_loss_and_the_int8_export_stays_close(tmp_path):
     from kerasseg.segmenter import KerasSegmenter
 
     images, targets, _ = _batch()
+    keras.utils.set_random_seed(0)
     model = _small_model()
     model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=InstanceLoss(),
                   metrics=foreground_metrics())
     before = model.evaluate(images, targets, verbose=0, return_dict=True)
-    model.fit(images, targets, epochs=15, verbose=0)
+    # The loss first rises (the first steps disturb the heatmap's 0.01 prior) and falls below
+    # its start after 15-25 steps, depending on the initial weights; 30 leave a margin.
+    model.fit(images, targets, epochs=30, verbose=0)
     after = model.evaluate(images, targets, verbose=0, return_dict=True)
     assert after["loss"] < before["loss"] and after["dice"] > 0.8, (before, after)
     assert set(after) == {"loss", "dice", "iou"}
