@@ -1,15 +1,12 @@
 """Evaluation: metrics against hand counts on real masks, both resolutions, groups, the command."""
 
 import json
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 
 from kerasseg import evaluate
 from kerasseg.segmenter import Segmenter
-from tests.conftest import REPO
 
 
 def test_scores_match_hand_counts_on_a_real_mask(ph2_masks_128):
@@ -95,14 +92,15 @@ def test_evaluate_scores_both_resolutions_and_groups(data_root):
     assert "| dice | " in evaluate.markdown(report)
 
 
-def test_evaluate_command_with_a_classical_method(data_root, tmp_path):
+def test_evaluate_command_with_a_classical_method(data_root, tmp_path, capsys):
+    from kerasseg.cli import main
+
     out = tmp_path / "report.json"
     plot = tmp_path / "dice.png"
-    done = subprocess.run(
-        [sys.executable, "-m", "kerasseg.cli", "evaluate", "--model", "classic:otsu", "--dataset",
-         "ph2", "--data-dir", data_root, "--split", "val", "--report", str(out), "--plot",
-         str(plot), "--tta"], capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-2000:]
+    code = main(["evaluate", "--model", "classic:otsu", "--dataset", "ph2", "--data-dir",
+                 data_root, "--split", "val", "--report", str(out), "--plot", str(plot), "--tta"])
+    done = capsys.readouterr()
+    assert code == 0, done.err[-2000:]
     report = json.loads(out.read_text())
     assert report["images"] == 32 and report["tta"] is True
     for key in ("dice", "iou", "accuracy", "sensitivity", "specificity", "thresholded_jaccard"):
@@ -112,21 +110,22 @@ def test_evaluate_command_with_a_classical_method(data_root, tmp_path):
         [i["iou"] if i["iou"] >= 0.65 else 0.0 for i in per_image]), abs=1e-6)
     assert report["thresholded_jaccard"] < report["iou"]   # some Otsu masks fall below 0.65
     assert 0.6 < report["dice"] < 0.95
-    assert "| dice |" in done.stdout and "melanoma" in done.stdout
-    assert "| thresholded_jaccard |" in done.stdout
+    assert "| dice |" in done.out and "melanoma" in done.out
+    assert "| thresholded_jaccard |" in done.out
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_evaluate_command_errors_name_the_problem(data_root, tmp_path):
+def test_evaluate_command_errors_name_the_problem(data_root, tmp_path, capsys):
+    from kerasseg.cli import main
+
     bad = tmp_path / "notes.keras"
     bad.write_text("not a model")
     for model, message in [(str(bad), "could not be loaded as a Keras model"),
                            ("no-such-model", "not a model file, a zoo name"),
                            ("classic:snake", "unknown classical method 'snake'")]:
-        done = subprocess.run(
-            [sys.executable, "-m", "kerasseg.cli", "evaluate", "--model", model, "--dataset", "ph2",
-             "--data-dir", data_root], capture_output=True, text=True, cwd=REPO)
-        assert done.returncode == 2 and message in done.stderr, (model, done.stderr[-500:])
+        code = main(["evaluate", "--model", model, "--dataset", "ph2", "--data-dir", data_root])
+        err = capsys.readouterr().err
+        assert code == 2 and message in err, (model, err[-500:])
 
 
 def test_instances_from_components_against_penn_fudan_ids(data_root):

@@ -147,7 +147,9 @@ def test_bad_representative_data_is_refused(trained_unet):
         convert_tflite(trained_unet, "int8")
 
 
-def test_export_command_errors(data_root, tmp_path):
+def test_export_command_errors(data_root, tmp_path, capsys):
+    from kerasseg.cli import main
+
     not_a_model = tmp_path / "notes.keras"
     not_a_model.write_text("hello")
     cases = [
@@ -159,9 +161,8 @@ def test_export_command_errors(data_root, tmp_path):
          "only Keras models"),
     ]
     for arguments, message in cases:
-        done = subprocess.run([sys.executable, "-m", "kerasseg.cli", "export", *arguments],
-                              capture_output=True, text=True, cwd=REPO)
-        assert done.returncode == 2 and message in done.stderr, done.stderr[-800:]
+        code, err = main(["export", *arguments]), capsys.readouterr().err
+        assert code == 2 and message in err, err[-800:]
     assert not (tmp_path / "a.tflite").exists()
 
 

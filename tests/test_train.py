@@ -27,7 +27,9 @@ def _command(data_root, out, epochs, *extra):
             "--epochs", str(epochs), *extra]
 
 
-def test_train_command_writes_a_complete_run_and_learns(data_root, tmp_path):
+def test_train_command_writes_a_complete_run_and_learns(data_root, tmp_path, capsys):
+    from kerasseg.cli import main
+
     out = tmp_path / "run"
     done = subprocess.run(_command(data_root, out, 3), capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -44,13 +46,15 @@ def test_train_command_writes_a_complete_run_and_learns(data_root, tmp_path):
     assert config["jit_compile"] is False  # no GPU here: XLA is off by default
 
     # A finished run is not overwritten by accident.
-    again = subprocess.run(_command(data_root, out, 3), capture_output=True, text=True, cwd=REPO)
-    assert again.returncode == 2 and "finished run" in again.stderr
+    assert main(_command(data_root, out, 3)[3:]) == 2
+    assert "finished run" in capsys.readouterr().err
 
 
-def test_killed_training_resumes_from_the_last_completed_epoch(data_root, tmp_path):
+def test_killed_training_resumes_from_the_last_completed_epoch(data_root, tmp_path, capsys):
+    from kerasseg.cli import main
+
     out = tmp_path / "run"
-    epochs = 8
+    epochs = 6
     process = subprocess.Popen(_command(data_root, out, epochs), cwd=REPO,
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     log = out / "log.csv"
@@ -65,15 +69,15 @@ def test_killed_training_resumes_from_the_last_completed_epoch(data_root, tmp_pa
     assert 2 <= len(_log(out)) < epochs
 
     # Other settings on an unfinished run are refused, not mixed in.
-    other = subprocess.run(_command(data_root, out, epochs + 1), capture_output=True, text=True,
-                           cwd=REPO)
-    assert other.returncode == 2 and "different settings (epochs)" in other.stderr
+    assert main(_command(data_root, out, epochs + 1)[3:]) == 2
+    assert "different settings (epochs)" in capsys.readouterr().err
 
-    done = subprocess.run(_command(data_root, out, epochs), capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-3000:]
+    # The same command resumes (in this process: the kill above was the other one's).
+    code, done = main(_command(data_root, out, epochs)[3:]), capsys.readouterr()
+    assert code == 0, done.err[-3000:]
     rows = _log(out)
     assert [int(r["epoch"]) for r in rows] == list(range(epochs))
-    resumed_at = done.stdout.split("epochs (")[1].split(" in this call")[0]
+    resumed_at = done.out.split("epochs (")[1].split(" in this call")[0]
     assert int(resumed_at) < epochs  # it did not start over
 
 
