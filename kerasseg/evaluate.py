@@ -8,7 +8,6 @@ multi-class masks average the scores of the foreground classes 1..C-1.
 """
 
 import concurrent.futures
-import os
 
 import numpy as np
 from PIL import Image

@@ -3,13 +3,10 @@
 import glob
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 from PIL import Image
 
-from tests.conftest import REPO
 
 
 def _inputs(data_root, folder):
@@ -22,8 +19,10 @@ def _inputs(data_root, folder):
     return {os.path.splitext(os.path.basename(p))[0]: Image.open(p).size for p in pets + people}
 
 
-def test_predict_writes_masks_at_each_images_size_and_reports_bad_files(data_root, tmp_path):
+def test_predict_writes_masks_at_each_images_size_and_reports_bad_files(data_root, tmp_path,
+                                                                       capsys):
     from kerasseg import unet
+    from kerasseg.cli import main
 
     images = tmp_path / "images"
     images.mkdir()
@@ -33,12 +32,11 @@ def test_predict_writes_masks_at_each_images_size_and_reports_bad_files(data_roo
     unet((64, 64, 3), filters=4, depth=2).save(model_path)
 
     out = tmp_path / "out"
-    done = subprocess.run([sys.executable, "-m", "kerasseg.cli", "predict", str(images), "--model",
-                           str(model_path), "--out", str(out)],
-                          capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 1  # one file failed, the rest were written
-    assert "broken.png" in done.stderr and "cannot decode image" in done.stderr
-    assert f"wrote {len(sizes)} masks" in done.stdout
+    code = main(["predict", str(images), "--model", str(model_path), "--out", str(out)])
+    done = capsys.readouterr()
+    assert code == 1  # one file failed, the rest were written
+    assert "broken.png" in done.err and "cannot decode image" in done.err
+    assert f"wrote {len(sizes)} masks" in done.out
     for name, size in sizes.items():
         mask = Image.open(out / f"{name}_mask.png")
         assert mask.size == size

@@ -132,10 +132,7 @@ def test_folder_unexpected_values_and_grayscale_images(data_root, tmp_path):
 def test_mads_training_command_runs_on_a_mads_layout(mads_tree, data_root, tmp_path):
     """The documented MADS command, mixing MADS (the manifest's 1,192 names with generated
     frames) with the real Penn-Fudan copy, each split by its own rules."""
-    import subprocess
-    import sys
-
-    from tests.conftest import REPO
+    from kerasseg.cli import main
 
     root, _ = mads_tree
     data = tmp_path / "data"
@@ -143,12 +140,9 @@ def test_mads_training_command_runs_on_a_mads_layout(mads_tree, data_root, tmp_p
     (data / "mads").symlink_to(root)
     (data / "pennfudan").symlink_to(os.path.join(data_root, "pennfudan"))
     out = tmp_path / "run"
-    done = subprocess.run(
-        [sys.executable, "-m", "kerasseg.cli", "train", "--model", "unet", "--arg", "filters=4",
-         "--arg", "depth=2", "--dataset", "mads+pennfudan:2", "--data-dir", str(data),
-         "--image-size", "32", "--epochs", "1", "--batch-size", "64", "--out", str(out)],
-        capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-2000:]
+    assert main(["train", "--model", "unet", "--arg", "filters=4", "--arg", "depth=2",
+                 "--dataset", "mads+pennfudan:2", "--data-dir", str(data), "--image-size", "32",
+                 "--epochs", "1", "--batch-size", "64", "--out", str(out)]) == 0
     config = json.loads((out / "config.json").read_text())
     train, val = config["train_parts"], config["val_parts"]
     assert train["mads"] + val["mads"] == 1192
