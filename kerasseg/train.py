@@ -559,10 +559,8 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, files, da
 
     guard = _stop_on_nan()
     backup = run.backup_callback(files["backup"], guard, resumed_epoch)
-    ctrl_c = _ctrl_c()
     callbacks = [
-        ctrl_c,  # first of all: an interrupted epoch is never saved as a whole one
-        guard,  # then this: it marks a non-finite epoch before anything saves it
+        guard,  # first: it marks a non-finite epoch before anything saves it
         *([freeze] if freeze is not None else []),   # before the savers too (see _freeze_encoder)
         run.checkpoint_callback(files["last.keras"], guard),
     ]
@@ -587,18 +585,17 @@ def _fit(model, strategy, train_data, val_data, resumed_epoch, epochs, files, da
         callbacks.append(keras.callbacks.EarlyStopping(monitor=MONITOR, mode="max",
                                                        patience=int(early_stopping)))
     try:
-        with ctrl_c.noting():
-            if _is_grain(train_data):
-                history = _fit_grain(model, strategy, train_data, val_data, resumed_epoch,
-                                     epochs, callbacks, verbose)
-            elif _is_multiworker(strategy):
-                history = _fit_multiworker(model, strategy, train_data, val_data, resumed_epoch,
-                                           epochs, callbacks, loss_fn, metric_args)
-            else:
-                # The pipelines shuffle themselves (seeded); fit's own shuffle only warns.
-                history = model.fit(train_data, validation_data=val_data, epochs=epochs,
-                                    initial_epoch=resumed_epoch, callbacks=callbacks,
-                                    verbose=verbose, shuffle=False)
+        if _is_grain(train_data):
+            history = _fit_grain(model, strategy, train_data, val_data, resumed_epoch, epochs,
+                                 callbacks, verbose)
+        elif _is_multiworker(strategy):
+            history = _fit_multiworker(model, strategy, train_data, val_data, resumed_epoch,
+                                       epochs, callbacks, loss_fn, metric_args)
+        else:
+            # The pipelines shuffle themselves (seeded); fit's own shuffle only warns about it.
+            history = model.fit(train_data, validation_data=val_data, epochs=epochs,
+                                initial_epoch=resumed_epoch, callbacks=callbacks,
+                                verbose=verbose, shuffle=False)
     except Exception as error:
         if not _is_tf_error(error):
             raise
@@ -872,55 +869,6 @@ def _count_batches(dataset, name="training"):
         raise ValueError(f"the {name} dataset yields no batch (is it empty, or smaller than one "
                          "batch with drop_remainder?)")
     return count
-
-
-def _ctrl_c():
-    """A callback that raises KeyboardInterrupt again at the next batch or epoch end if a
-    Ctrl-C came during `with callback.noting():`.
-
-    Ctrl-C raises KeyboardInterrupt wherever Python is, and train() turns it into a message
-    and exit 130. Once in the test suite's many interrupted runs the interrupt was lost
-    inside fit() (where, we could not tell) and the run went on to its last epoch as if no
-    key had been pressed. So the signal is also noted, and
-    this callback, first in the list, raises it before anything saves the epoch it cut short.
-    Python's handler is replaced only where it is in place, in the main thread (a host with
-    its own, such as a notebook's, keeps it).
-    """
-    import contextlib
-    import signal
-    import threading
-
-    import keras
-
-    class CtrlC(keras.callbacks.Callback):
-        def __init__(self):
-            super().__init__()
-            self.pressed = False
-
-        @contextlib.contextmanager
-        def noting(self):
-            if (threading.current_thread() is not threading.main_thread()
-                    or signal.getsignal(signal.SIGINT) is not signal.default_int_handler):
-                yield
-                return
-
-            def handler(signum, frame):
-                self.pressed = True
-                raise KeyboardInterrupt
-
-            signal.signal(signal.SIGINT, handler)
-            try:
-                yield
-            finally:
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-
-        def _raise_if_pressed(self, *args, **kwargs):
-            if self.pressed:
-                raise KeyboardInterrupt
-
-        on_train_batch_end = on_test_batch_end = on_epoch_end = _raise_if_pressed
-
-    return CtrlC()
 
 
 def _stop_on_nan():

@@ -106,33 +106,6 @@ def test_nan_loss_stops_with_a_clear_error(tmp_path):
               verbose=0)
 
 
-def test_a_ctrl_c_lost_inside_fit_still_stops_the_run(tmp_path, monkeypatch):
-    """A Ctrl-C that something inside fit() catches and drops (seen once: the run went on to
-    its last epoch) is noted too, and raised at the end of the batch it came in."""
-    import keras
-
-    from kerasseg.run import Interrupted
-    from kerasseg.train import train
-
-    pressed = []
-
-    def dropped(self, batch, logs=None):
-        if batch == 1 and not pressed:
-            pressed.append(batch)
-            try:
-                os.kill(os.getpid(), signal.SIGINT)
-                time.sleep(10)   # the handler raises in here
-            except KeyboardInterrupt:
-                pass
-
-    monkeypatch.setattr(keras.callbacks.TensorBoard, "on_train_batch_begin", dropped)
-    started = time.time()
-    with pytest.raises(Interrupted, match="interrupted in epoch 1 of 3: nothing was kept"):
-        train(_tiny_unet, _tiny_data(), out_dir=str(tmp_path / "run"), epochs=3, verbose=0)
-    assert pressed and time.time() - started < 60
-    assert not (tmp_path / "run" / "config.json").exists()
-
-
 @pytest.mark.parametrize("precision", ["mixed_bfloat16", "mixed_float16"])
 def test_mixed_precision_trains_with_a_float32_head(tmp_path, precision):
     import keras
