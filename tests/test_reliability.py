@@ -701,8 +701,12 @@ def test_case17_ctrl_c_in_train_says_what_was_kept_and_how_to_resume(ph2_pairs, 
     out = tmp_path / "run"
     args = _train_args(images, masks, out)
     args[args.index("--epochs") + 1] = "40"
+    # As from a terminal: SIGINT at its default, so Python turns it into KeyboardInterrupt.
+    # (A pytest started in the background by a non-interactive shell has SIGINT ignored,
+    # and its children inherit that: the run would go on to its last epoch.)
     started = subprocess.Popen([sys.executable, "-m", "kerasseg.cli", *args], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     log = out / "log.csv"
     deadline = time.time() + 240
     while time.time() < deadline and not (log.exists() and len(log.read_text().splitlines()) >= 3):
