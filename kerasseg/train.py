@@ -789,6 +789,7 @@ def _freeze_encoder(model, held_epochs):
     if not layers:
         raise ValueError(f"freeze_encoder_epochs: model {model.name!r} has no backbone encoder "
                          "to freeze (build it with backbone=...)")
+
     class FreezeEncoder(keras.callbacks.Callback):
         traced_held = False   # which set of variables fit()'s training step was traced for
 
