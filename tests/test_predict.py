@@ -8,7 +8,6 @@ import numpy as np
 from PIL import Image
 
 
-
 def _inputs(data_root, folder):
     pets = sorted(glob.glob(os.path.join(data_root, "oxford_pets", "images", "*.jpg")))[:2]
     people = sorted(glob.glob(os.path.join(data_root, "pennfudan", "PennFudanPed", "PNGImages",

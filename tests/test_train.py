@@ -11,6 +11,7 @@ import time
 import numpy as np
 import pytest
 
+from kerasseg.cli import main
 from tests.conftest import REPO
 
 TRAIN = ["train", "--model", "unet", "--arg", "filters=4", "--arg", "depth=2", "--dataset", "ph2",
@@ -22,14 +23,16 @@ def _log(out):
         return list(csv.DictReader(f))
 
 
+def _arguments(data_root, out, epochs, *extra):
+    return [*TRAIN, "--data-dir", data_root, "--out", str(out), "--epochs", str(epochs), *extra]
+
+
 def _command(data_root, out, epochs, *extra):
-    return [sys.executable, "-m", "kerasseg.cli", *TRAIN, "--data-dir", data_root, "--out", str(out),
-            "--epochs", str(epochs), *extra]
+    """The same, as a fresh process runs it."""
+    return [sys.executable, "-m", "kerasseg.cli", *_arguments(data_root, out, epochs, *extra)]
 
 
 def test_train_command_writes_a_complete_run_and_learns(data_root, tmp_path, capsys):
-    from kerasseg.cli import main
-
     out = tmp_path / "run"
     done = subprocess.run(_command(data_root, out, 3), capture_output=True, text=True, cwd=REPO)
     assert done.returncode == 0, done.stderr[-3000:]
@@ -46,13 +49,11 @@ def test_train_command_writes_a_complete_run_and_learns(data_root, tmp_path, cap
     assert config["jit_compile"] is False  # no GPU here: XLA is off by default
 
     # A finished run is not overwritten by accident.
-    assert main(_command(data_root, out, 3)[3:]) == 2
+    assert main(_arguments(data_root, out, 3)) == 2
     assert "finished run" in capsys.readouterr().err
 
 
 def test_killed_training_resumes_from_the_last_completed_epoch(data_root, tmp_path, capsys):
-    from kerasseg.cli import main
-
     out = tmp_path / "run"
     epochs = 6
     process = subprocess.Popen(_command(data_root, out, epochs), cwd=REPO,
@@ -69,11 +70,11 @@ def test_killed_training_resumes_from_the_last_completed_epoch(data_root, tmp_pa
     assert 2 <= len(_log(out)) < epochs
 
     # Other settings on an unfinished run are refused, not mixed in.
-    assert main(_command(data_root, out, epochs + 1)[3:]) == 2
+    assert main(_arguments(data_root, out, epochs + 1)) == 2
     assert "different settings (epochs)" in capsys.readouterr().err
 
-    # The same command resumes (in this process: the kill above was the other one's).
-    code, done = main(_command(data_root, out, epochs)[3:]), capsys.readouterr()
+    # The same command resumes it (in this process: only the killed run needs its own).
+    code, done = main(_arguments(data_root, out, epochs)), capsys.readouterr()
     assert code == 0, done.err[-3000:]
     rows = _log(out)
     assert [int(r["epoch"]) for r in rows] == list(range(epochs))
@@ -141,9 +142,7 @@ def test_bad_settings_are_refused_before_training(tmp_path):
 
 
 def test_unknown_builder_argument_names_the_accepted_ones(data_root, tmp_path, capsys):
-    from kerasseg.cli import main
-
-    assert main(_command(data_root, tmp_path / "run", 1, "--arg", "filterz=8")[3:]) == 2
+    assert main(_arguments(data_root, tmp_path / "run", 1, "--arg", "filterz=8")) == 2
     err = capsys.readouterr().err
     assert "unet takes no argument 'filterz'; its arguments are input_shape" in err
     assert not (tmp_path / "run").exists()
@@ -153,7 +152,6 @@ def test_train_and_evaluate_on_a_folder_of_images_and_masks(data_root, tmp_path,
     """Real PH2 files laid out as a user's folder: IMAGES/x.png and MASKS/x_mask.bmp."""
     import shutil
 
-    from kerasseg.cli import main
     from kerasseg.data.sources import source
 
     images, masks = tmp_path / "images", tmp_path / "masks"
@@ -178,7 +176,6 @@ def test_train_and_evaluate_on_a_folder_of_images_and_masks(data_root, tmp_path,
 def test_a_run_started_from_python_is_the_run_the_command_line_writes(data_root, tmp_path):
     import shlex
 
-    from kerasseg.cli import main
     from kerasseg.run import read_config
     from kerasseg.train import train_on_dataset
 
