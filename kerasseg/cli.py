@@ -58,7 +58,7 @@ def _train(args):
         seed=args.seed, masks_dir=args.masks_dir, mask_suffix=args.mask_suffix,
         jit_compile=args.xla, precision=args.precision, strategy=args.strategy,
         overwrite=args.force, command="kerasseg " + shlex.join(args.argv), on_error=args.on_error,
-        task=args.task, init_from=args.init_from)
+        task=args.task, init_from=args.init_from, copy_paste=args.copy_paste)
     last = result["history"][-1] if result["history"] else {}
     summary = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
     print(f"\n{args.out}: {len(result['history'])} epochs ({result['epochs_run']} in this call); "
@@ -257,6 +257,9 @@ def build_parser():
                        help="semantic: a mask of classes (default); instances: each object its "
                             "own mask (a centre heatmap and offsets on the --model; masks read as "
                             "instance ids, e.g. --dataset pennfudan)")
+    train.add_argument("--copy-paste", type=_probability, default=0.0, metavar="P",
+                       help="with --task instances: the chance that a training photo gets people "
+                            "from another training photo pasted on it (default 0: none)")
     train.add_argument("--init-from", metavar="MODEL",
                        help="start from this zoo model's or .keras file's weights (same --model "
                             "and --arg values), e.g. person")
@@ -403,6 +406,13 @@ def _threshold(text):
         raise argparse.ArgumentTypeError(
             f"expected a probability between 0 and 1 (exclusive), got {text}: nothing or "
             "everything would be foreground")
+    return value
+
+
+def _probability(text):
+    value = _number(text)
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {text}")
     return value
 
 

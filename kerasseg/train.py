@@ -114,7 +114,7 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
                      val_fraction=0.2, seed=0,
                      masks_dir=None, mask_suffix="", jit_compile=None, precision="float32",
                      strategy="none", overwrite=False, command=None, verbose="auto",
-                     on_error="raise", task="semantic", init_from=None):
+                     on_error="raise", task="semantic", init_from=None, copy_paste=0.0):
     """Trains a kerasseg builder on a registered dataset: what `kerasseg train` runs.
 
     The run folder's config.json records the builder, its arguments and how
@@ -172,6 +172,9 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         init_from: None, or a zoo name or `.keras` file whose weights start the
             builder's model (same builder and arguments), e.g. "person" for
             person instances.
+        copy_paste: instances only: the chance that a training photo gets
+            people from another training photo pasted on it
+            (`kerasseg.instances.copy_paste`); 0 for none.
 
     Returns:
         The dict `train` returns.
@@ -198,6 +201,10 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         raise ValueError(f"strategy must be one of {STRATEGIES}, got {strategy!r}")
     if task not in TASKS:
         raise ValueError(f"task must be one of {TASKS}, got {task!r}")
+    if not 0.0 <= float(copy_paste) <= 1.0:
+        raise ValueError(f"copy_paste is a probability, between 0 and 1, got {copy_paste!r}")
+    if copy_paste and task != "instances":
+        raise ValueError("copy-paste pastes people as new instances: it needs --task instances")
     if task == "instances":
         from kerasseg.data.sources import DATASETS, parse_names
 
@@ -255,8 +262,13 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     made = None
     if task == "instances":
         from kerasseg.instances import targets as made
+    pasting = None
+    if copy_paste:
+        from kerasseg.instances.copy_paste import CopyPaste
+
+        pasting = CopyPaste.from_source(train_source, image_size, recipe, probability=copy_paste)
     train_data = train_source.dataset(image_size, batch_size=batch_size, shuffle=True,
-                                      augment=recipe, seed=seed,
+                                      augment=pasting or recipe, seed=seed,
                                       drop_remainder=strategy != "none", on_error=on_error,
                                       skipped=skipped["train"], loader=loader, epochs=epochs,
                                       targets=made)
@@ -281,6 +293,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     if on_error == "skip":   # absent otherwise, so runs from before the option still resume
         config["skipped"] = skipped
     config.update(task=task, init_from=init_from)
+    if copy_paste:   # absent otherwise, so runs from before the option still resume
+        config["copy_paste"] = float(copy_paste)
     keras.utils.set_random_seed(seed)
 
     def build():
@@ -336,7 +350,7 @@ def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
     for name in ("image_size", "epochs", "batch_size", "loss", "learning_rate", "schedule",
                  "early_stopping", "freeze_encoder_epochs", "mask_mode", "train_split",
                  "val_split", "val_fraction", "seed", "masks_dir", "mask_suffix", "precision",
-                 "strategy", "on_error", "task", "init_from"):
+                 "strategy", "on_error", "task", "init_from", "copy_paste"):
         value = settings[name]
         if value != defaults[name].default:
             words += [f"--{name.replace('_', '-')}", "none" if value is None else str(value)]

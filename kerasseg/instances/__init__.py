@@ -4,7 +4,8 @@ One place for the task: its targets (`targets`, from instance-id masks), its
 model (`model.instance_model`: a centre heatmap and centre offsets added to a
 semantic model, and `model.InstanceLoss`), its decoding (`decode`, which is
 `kerasseg.litert.decode_instances`, numpy only so that it runs on a device) and
-its scores (`metrics.InstanceScores`: COCO mask AP, AP50, AP75, PQ).
+its scores (`metrics.InstanceScores`: COCO mask AP, AP50, AP75, PQ) and its
+augmentation (`copy_paste.CopyPaste`: people pasted from other photos).
 `from_semantic` is the baseline every instance model is compared with: the
 connected components of a semantic mask.
 
