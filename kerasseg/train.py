@@ -13,6 +13,7 @@ published into the zoo; `train()` takes any tf.data pipelines.
 
 import math
 import os
+import warnings
 
 from kerasseg import run
 
@@ -257,6 +258,26 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
             f"batch of {batch_size}; --strategy {strategy} drops a last partial batch "
             "(the replicas must agree on the steps), so there would be nothing to train on: "
             "lower --batch-size")
+    # keras.distribution (JAX) splits every batch evenly across the devices, validation's
+    # too: it gets whole batches only (tf.distribute splits a ragged last batch itself).
+    whole_val_batches = distribution is not None and keras.backend.backend() != "tensorflow"
+    if whole_val_batches:
+        replicas = _replicas(distribution)
+        if batch_size % replicas:
+            raise ValueError(f"--batch-size {batch_size} does not split evenly across the "
+                             f"{replicas} devices of --strategy {strategy}: give a multiple "
+                             f"of {replicas}")
+        if val_source is not None and len(val_source.records) < batch_size:
+            raise ValueError(
+                f"the {val_split} split has {len(val_source.records)} images, fewer than one "
+                f"batch of {batch_size}; --strategy {strategy} on {keras.backend.backend()} "
+                "validates on whole batches only: lower --batch-size")
+        left_out = len(val_source.records) % batch_size if val_source is not None else 0
+        if left_out:
+            warnings.warn(f"validation during training sees {len(val_source.records) - left_out}"
+                          f" of the {len(val_source.records)} {val_split} images (whole batches "
+                          f"of {batch_size}, split across {replicas} devices); `kerasseg "
+                          "evaluate` scores them all", stacklevel=2)
     recipe = augment if isinstance(augment, Augmentation) else Augmentation() if augment else None
     skipped = {"train": [], "val": []}   # filled as train() reads every file once
     made = None
@@ -274,7 +295,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
                                       targets=made)
     val_data = val_source and val_source.dataset(image_size, batch_size=batch_size,
                                                  on_error=on_error, skipped=skipped["val"],
-                                                 loader=loader, targets=made)
+                                                 loader=loader, targets=made,
+                                                 drop_remainder=whole_val_batches)
     if command is None:
         command = _command_line(model, given_args, dataset, data_dir, out_dir, locals())
     config = {
