@@ -31,13 +31,6 @@ def test_bad_arguments_are_named(capsys):
     assert "expected a positive integer, got 0" in capsys.readouterr().err
 
 
-def test_demo_command_end_to_end(tmp_path):
-    out = str(tmp_path / "run")
-    assert main(["demo", "--out", out, "--epochs", "1", "--image-size", "32",
-                 "--train-count", "32", "--test-count", "8"]) == 0
-    assert os.path.exists(os.path.join(out, "overlay.png"))
-
-
 def test_demo_bad_image_size_is_a_clear_error(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path), "--image-size", "30"]) == 2
     assert "not a multiple of 8" in capsys.readouterr().err

@@ -1,20 +1,22 @@
 import json
 import os
 
-from kerasseg.demo import run_demo
+from kerasseg.cli import main
+from kerasseg.demo import _markdown
 
 
 def test_demo_trains_scores_exports_and_compares_the_zoo_on_real_ph2(tmp_path, data_root):
-    """One demo run: synthetic lesions trained, scored and exported, then (with the data) the
-    zoo's PH2 models and Otsu on real PH2. `kerasseg demo` without data: tests/test_cli.py."""
+    """One `kerasseg demo` run: synthetic lesions trained, scored and exported, then (with the
+    data) the zoo's PH2 models and Otsu on real PH2."""
     out = str(tmp_path / "demo")
-    report = run_demo(out_dir=out, epochs=4, image_size=32, train_count=128, test_count=16,
-                      verbose=0, data_dir=data_root)
+    assert main(["demo", "--out", out, "--epochs", "4", "--image-size", "32", "--train-count",
+                 "128", "--test-count", "16", "--data-dir", data_root]) == 0
+    with open(os.path.join(out, "report.json")) as f:
+        report = json.load(f)
     for name in ("overlay.png", "model.keras", "model_int8.tflite", "model_int8.json",
                  "report.json", "report.md", "zoo_comparison.png"):
         assert os.path.getsize(os.path.join(out, name)) > 0
-    with open(os.path.join(out, "report.json")) as f:
-        assert json.load(f) == report
+    assert open(os.path.join(out, "report.md")).read() == _markdown(report)
     # Held-out synthetic lesions, inference mode: a working pipeline gets most pixels right.
     assert report["dice"] > 0.8, report
     # The int8 file, run by LiteRT, costs at most a point of Dice.
@@ -25,3 +27,7 @@ def test_demo_trains_scores_exports_and_compares_the_zoo_on_real_ph2(tmp_path, d
     scores = {row["model"]: row["dice"] for row in report["zoo_comparison"]}
     assert scores["unet-ph2"] > scores["classic:otsu"]
     assert "| unet-ph2 | 32 |" in open(os.path.join(out, "zoo_comparison.md")).read()
+
+    # Without data (the README's first command) the report is the same less the comparison.
+    alone = _markdown({k: v for k, v in report.items() if k != "zoo_comparison"})
+    assert "| Dice (all pixels) |" in alone and "Zoo models" not in alone
