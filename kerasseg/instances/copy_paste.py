@@ -64,6 +64,8 @@ class CopyPaste:
         out (the training pipeline reports them)."""
         from concurrent.futures import ThreadPoolExecutor
 
+        from kerasseg.progress import Progress
+
         size = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
         upright = source.upright
 
@@ -75,8 +77,14 @@ class CopyPaste:
             up = upright(record) if callable(upright) else upright
             return (image, mask, bool(up)) if mask.any() else None
 
+        progress = Progress(len(source.records), "copy-paste donors",
+                            enabled=len(source.records) >= 200)
+        found = []
         with ThreadPoolExecutor(4) as pool:
-            found = [pair for pair in pool.map(read, source.records) if pair is not None]
+            for pair in pool.map(read, source.records):
+                progress.update()
+                if pair is not None:
+                    found.append(pair)
         if not found:
             raise DataError(f"copy-paste: no photo of {source.name} ({source.split}) holds a "
                             "person to paste")
