@@ -91,12 +91,6 @@ class CopyPaste:
         return cls((np.stack([f[0] for f in found]), np.stack([f[1] for f in found]),
                     np.array([f[2] for f in found])), augment, probability, max_donors)
 
-    def settings(self):
-        """What config.json records of it: the recipe's settings and the paste's."""
-        recipe = self.augment.settings() if hasattr(self.augment, "settings") else None
-        return {"recipe": recipe, "copy_paste": self.probability, "max_donors": self.max_donors,
-                "donors": len(self.images)}
-
     def __call__(self, image, mask, seed, upright=True):
         """Augments one example and pastes people on it.
 
