@@ -61,7 +61,7 @@ def ph2_masks_128(data_root):
     return load_ph2(data_root, 16, 128)[1]
 
 
-# The files that take longest (a full run here: 200-290 s each of the suite's 2,100 s of
+# The files that take longest (a full run here: 195-285 s each of the suite's 2,100 s of
 # test time, the rest under 110 s) go first: `--dist loadfile` hands files to the workers in
 # collection order, and a long file handed out last leaves the other worker idle to the end.
 LONG_FILES = ("test_train.py", "test_zoo.py", "models/test_every_model.py", "test_mediapipe.py",
