@@ -116,7 +116,7 @@ class Augmentation:
         Returns:
             (float32 image in [0, 1], uint8 mask), shaped as given.
         """
-        rng = np.random.default_rng(np.asarray(seed, np.int64).view(np.uint64).ravel().tolist())
+        rng = np.random.default_rng(entropy(seed))
         image = np.asarray(image, np.float32)
         mask = np.asarray(mask, np.uint8)
         upright = bool(upright) and self.respect_up
@@ -198,6 +198,12 @@ class Augmentation:
         bias = linear @ np.full(3, (1.0 - contrast) * (float(image.mean()) + delta) + contrast * delta)
         image = image @ (contrast * linear).T.astype(np.float32) + bias.astype(np.float32)
         return np.clip(image, 0.0, 1.0).astype(np.float32)
+
+
+def entropy(seed):
+    """An int or a sequence of ints (negative ones too, as tf.data draws them) as the list of
+    unsigned words NumPy's generators are seeded with."""
+    return np.asarray(seed, np.int64).view(np.uint64).ravel().tolist()
 
 
 def _fold(index, size):

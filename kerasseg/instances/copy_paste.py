@@ -16,6 +16,7 @@ loaders run it unchanged, seeded and stateless like the rest: the same
 
 import numpy as np
 
+from kerasseg.data.augment import entropy
 from kerasseg.data.records import DataError, load_pair
 
 
@@ -104,7 +105,7 @@ class CopyPaste:
             (float32 image in [0, 1], uint8 instance ids), shaped as given; pasted
             people get the ids after the example's own.
         """
-        seed = np.asarray(seed, np.int64).view(np.uint64).ravel().tolist()
+        seed = entropy(seed)
         if self.augment is not None:
             image, mask = self.augment(image, mask, seed, upright)
         image = np.array(image, np.float32)
