@@ -190,18 +190,23 @@ def load_pair(record, mask_reader, image_size=None, allowed_values=None):
             f"{record.mask}: mask is {mask.shape[1]}x{mask.shape[0]} but its image "
             f"{record.image} is {image.shape[1]}x{image.shape[0]}"
         )
-    if allowed_values is not None:
-        unexpected = sorted(set(np.unique(mask).tolist()) - set(allowed_values))
-        if unexpected:
-            raise DataError(
-                f"{record.mask}: unexpected mask values {unexpected[:10]}; expected only "
-                f"{sorted(allowed_values)}"
-            )
+    check_values(record, mask, allowed_values)
     if image_size is not None:
         height, width = image_size
         image = np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
         mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.NEAREST))
     return image, mask
+
+
+def check_values(record, mask, allowed_values):
+    """Raises DataError naming `record`'s mask file if `mask` holds a value outside
+    `allowed_values` (None: anything goes)."""
+    if allowed_values is None:
+        return
+    unexpected = sorted(set(np.unique(mask).tolist()) - set(allowed_values))
+    if unexpected:
+        raise DataError(f"{record.mask}: unexpected mask values {unexpected[:10]}; expected only "
+                        f"{sorted(allowed_values)}")
 
 
 def require_files(name, **paths):

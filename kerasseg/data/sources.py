@@ -18,7 +18,7 @@ import os
 import numpy as np
 
 from kerasseg.data import splits
-from kerasseg.data.records import DataError, Record
+from kerasseg.data.records import DataError, Record, check_values
 
 
 @dataclasses.dataclass(frozen=True)
@@ -324,7 +324,16 @@ def _mixture(parts, data_dir, split, val_fraction, seed, mode):
     if len({s.num_classes for s in sources}) > 1:
         raise ValueError("datasets mixed together must have the same classes; got "
                          + ", ".join(f"{s.name} ({s.num_classes})" for s in sources))
-    readers = {s.name: s.mask_reader for s in sources}
+    # Each part's masks are checked by its own rules: Penn-Fudan's instance ids are not
+    # CCP's 0/1, and a union of the two would refuse one or let the other's errors through.
+    readers = {s.name: (s.mask_reader, s.allowed_values) for s in sources}
+
+    def read(record):
+        reader, allowed_values = readers[record.meta["dataset"]]
+        mask = reader(record)
+        check_values(record, mask, allowed_values)
+        return mask
+
     records, counts = [], {}
     for (name, weight), part in zip(parts, sources):
         # Ids and groups are prefixed so that two datasets never share one.
@@ -334,11 +343,13 @@ def _mixture(parts, data_dir, split, val_fraction, seed, mode):
         repeat = weight if split == "train" else 1
         records += tagged * repeat
         counts[name] = len(tagged) * repeat
-    allowed = sorted(set().union(*(s.allowed_values or () for s in sources))) or None
-    return Source("+".join(n for n, _ in parts), split, records,
-                  lambda record: readers[record.meta["dataset"]](record),
-                  tuple(allowed) if allowed else None, sources[0].num_classes,
-                  sources[0].class_names, sources[0].mode, counts,
+    unchecked = any(s.allowed_values is None for s in sources)
+    allowed = None if unchecked else tuple(sorted(set().union(*(s.allowed_values
+                                                                for s in sources))))
+    # The mode asked for (e.g. "instances") reads the mixture again; without one, the
+    # first part's default stands for all.
+    return Source("+".join(n for n, _ in parts), split, records, read, allowed,
+                  sources[0].num_classes, sources[0].class_names, mode or sources[0].mode, counts,
                   lambda record: DATASETS[record.meta["dataset"]].upright)
 
 

@@ -57,3 +57,14 @@ def test_in_a_mixture_with_ccp_and_pennfudan(data_root):
     mixed = source("ccp+pennfudan:4+portraits", data_root, "train")
     assert mixed.parts["portraits"] == 1032 and mixed.parts["pennfudan"] == 4 * 109
     assert mixed.upright(mixed.records[0]) is True
+    # For instance training: Penn-Fudan's instance ids pass (the others' 0/1 masks do not
+    # narrow what it may hold), each person photo is one instance, and the mode read is
+    # the one recorded, so that a resumed run reads the same masks.
+    instances = source("ccp+pennfudan:4+portraits", data_root, "train", mode="instances")
+    assert instances.mode == "instances" and instances.allowed_values is None
+    crowd = next(r for r in instances.records if r.id == "pennfudan/FudanPed00001")
+    assert np.unique(load_pair(crowd, instances.mask_reader, (64, 64),
+                               instances.allowed_values)[1]).tolist() == [0, 1, 2]
+    for record in (instances.records[0], instances.records[-1]):   # ccp, portraits
+        assert set(np.unique(instances.mask_reader(record)).tolist()) == {0, 1}
+    assert source("ccp+pennfudan:4+portraits", data_root, "train").mode == "person"
