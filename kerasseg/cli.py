@@ -280,7 +280,9 @@ def build_parser():
     evaluate.add_argument("--report", help="write the full report (per image too) as JSON here")
     evaluate.add_argument("--plot", help="write a PNG of the per-image Dice distribution here")
     evaluate.add_argument("--instances", action="store_true",
-                          help="also score connected components as instances (Penn-Fudan)")
+                          help="also score instances (an instance model's own, a semantic "
+                               "model's connected components) against instance ids: Penn-Fudan "
+                               "or a mixture with it, whose other photos count one person each")
     evaluate.add_argument("--force", action="store_true",
                           help="replace a --report or --plot file that kerasseg wrote (never "
                                "another file)")

@@ -193,7 +193,9 @@ def evaluate_dataset(model, dataset, data_dir, split="val", val_fraction=0.2, se
         image_size: size to run at when the model has no fixed input size.
         tta: average over flipped copies.
         threshold: foreground probability threshold (binary models).
-        instances: also score connected components as instances (Penn-Fudan).
+        instances: also score the model's instances (an instance model's own, a
+            semantic model's connected components) against instance ids: a
+            dataset that has them (Penn-Fudan), or a mixture with one.
         report_path: write the full report (per image too) as JSON here.
         plot_path: write a PNG of the per-image Dice distribution here.
         progress: show a progress bar on stderr.
@@ -213,9 +215,13 @@ def evaluate_dataset(model, dataset, data_dir, split="val", val_fraction=0.2, se
     from kerasseg.data.sources import source
     from kerasseg.segmenter import load
 
-    if instances and dataset != "pennfudan":
-        raise ValueError(f"--instances needs instance ids, which only --dataset pennfudan has "
-                         f"(not {dataset})")
+    if instances:
+        from kerasseg.data.sources import DATASETS, parse_names
+
+        with_ids = [n for n in DATASETS if "instances" in DATASETS[n].modes]
+        if not any(name in with_ids for name, _ in parse_names(dataset)):
+            raise ValueError(f"--instances needs instance ids (several people per image, one id "
+                             f"each): {dataset} has none; {', '.join(with_ids)} has them")
     from kerasseg import outputs
 
     if report_path:
@@ -233,11 +239,11 @@ def evaluate_dataset(model, dataset, data_dir, split="val", val_fraction=0.2, se
     report.update(dataset=dataset, split=split, data_dir=data_dir,
                   class_names=list(data.class_names))
     if instances:
-        from kerasseg.data import pennfudan
-
-        report["instances"] = evaluate_instances(
-            segmenter, data.records, pennfudan.mask_reader("instances"), threshold=threshold,
-            progress=progress)
+        # In a mixture, the datasets without ids read each photo's person as one instance.
+        data = source(dataset, data_dir, split, val_fraction=val_fraction, seed=seed,
+                      mode="instances")
+        report["instances"] = evaluate_instances(segmenter, data.records, data.mask_reader,
+                                                 threshold=threshold, progress=progress)
     if report_path:
         write_report(report, report_path)
     if plot_path:
@@ -363,6 +369,12 @@ def markdown(report, title=None):
                       f"(SQ {found['sq']:.3f}, RQ {found['rq']:.3f}); at IoU >= "
                       f"{found['iou_threshold']}: {found['matched']}/{found['true']} true matched, "
                       f"precision {found['precision']:.3f}, recall {found['recall']:.3f}."]
+        if found.get("per_dataset"):
+            lines += ["", "| dataset | images | mask AP | AP50 | AP75 | PQ |",
+                      "|---|---|---|---|---|---|"]
+            lines += [f"| {name} | {part['images']} | {part['ap']:.3f} | {part['ap50']:.3f} | "
+                      f"{part['ap75']:.3f} | {part['pq']:.3f} |"
+                      for name, part in found["per_dataset"].items()]
     if report.get("per_group"):
         lines += ["", "| group | images | Dice | IoU |", "|---|---|---|---|"]
         for group, summary in report["per_group"].items():
@@ -395,6 +407,9 @@ def write_report(report, path):
     return outputs.write_json(path, clean(report), kind="evaluation")
 
 
+INSTANCE_METRICS = ("ap", "ap50", "ap75", "pq", "sq", "rq")
+
+
 def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_threshold=0.5,
                        threshold=0.5, progress=True):
     """Predicted instances against true instance ids.
@@ -416,7 +431,9 @@ def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_thr
     Returns:
         A dict: "ap", "ap50", "ap75", "pq", "sq", "rq" (`kerasseg.instances.InstanceScores`),
         the pooled "precision"/"recall" of one-to-one matches, the mean over images of
-        `kerasseg.instances.match`'s "mean_iou", "method" and "per_image".
+        `kerasseg.instances.match`'s "mean_iou", "method" and "per_image"; for the
+        records of a mixture, "per_dataset": {dataset: {"images", "true", "predicted",
+        "ap", ... "rq"}}.
     """
     from kerasseg import instances
     from kerasseg.data.records import load_pair
@@ -428,6 +445,8 @@ def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_thr
     bar = Progress(len(records), f"instances {segmenter.name}", enabled=progress)
     per_image = []
     pooled = instances.InstanceScores()
+    # A mixture's parts are scored apart too: one photo of one person is not a crowd.
+    parts = {}
     for record in records:
         image, true_ids = load_pair(record, instance_reader)
         if segmenter.task == "instances":
@@ -440,6 +459,9 @@ def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_thr
             scores = {int(i): float(probability[predicted == i].mean())
                       for i in np.unique(predicted) if i}
         pooled.update(true_ids, predicted, scores)
+        if "dataset" in record.meta:
+            parts.setdefault(record.meta["dataset"], instances.InstanceScores()).update(
+                true_ids, predicted, scores)
         result = instances.match(true_ids, predicted, iou_threshold)
         per_image.append({"id": record.id, **result})
         bar.update()
@@ -451,10 +473,13 @@ def evaluate_instances(segmenter, records, instance_reader, min_size=50, iou_thr
         "images": len(per_image),
         "iou_threshold": iou_threshold,
         "min_size": min_size,
-        **{k: found[k] for k in ("ap", "ap50", "ap75", "pq", "sq", "rq")},
+        **{k: found[k] for k in INSTANCE_METRICS},
         **totals,
         "precision": totals["matched"] / totals["predicted"] if totals["predicted"] else 0.0,
         "recall": totals["matched"] / totals["true"] if totals["true"] else 0.0,
         "mean_iou": float(np.mean([item["mean_iou"] for item in per_image])),
+        **({"per_dataset": {name: {k: part.result()[k] for k in ("images", "true", "predicted",
+                                                                 *INSTANCE_METRICS)}
+                            for name, part in parts.items()}} if parts else {}),
         "per_image": per_image,
     }

@@ -163,7 +163,11 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
         **({"task": "instances", "instances": {
             "split": eval_split, "images": instance_report["images"],
             "true": instance_report["true"], "predicted": instance_report["predicted"],
-            **{k: round(instance_report[k], 4) for k in ("ap", "ap50", "ap75", "pq", "sq", "rq")},
+            **{k: round(instance_report[k], 4) for k in evaluate.INSTANCE_METRICS},
+            **({"per_dataset": {name: {k: v if isinstance(v, int) else round(v, 4)
+                                       for k, v in part.items()}
+                                for name, part in instance_report["per_dataset"].items()}}
+               if "per_dataset" in instance_report else {}),
             "mask_mode": mode,
             "command": f"kerasseg evaluate --model {name} --dataset {config['dataset']} "
                        f"--data-dir DATA --split {eval_split} --instances"}}

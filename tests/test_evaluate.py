@@ -195,3 +195,36 @@ def test_instance_evaluation_of_a_perfect_semantic_mask_on_penn_fudan(data_root)
     assert found["ap"] == found["pq"] == 1.0 and found["true"] == found["matched"] > 3, found
     found = evaluate_instances(Oracle(merged[:2]), merged[:2], reader, progress=False)
     assert found["recall"] < 1.0 and found["pq"] < 1.0 and found["ap"] < 1.0, found
+
+
+def test_instances_of_a_mixture_are_scored_per_dataset_too(data_root):
+    """Penn-Fudan's ids beside single-person photos (one instance each), pooled and apart: a
+    segmenter that returns each photo's true person mask finds every single person."""
+    from kerasseg.data.records import load_pair
+    from kerasseg.data.sources import source
+    from kerasseg.evaluate import evaluate_instances
+
+    mixed = source("ccp+pennfudan+portraits", data_root, "val", mode="instances")
+    records = [r for name in ("ccp", "pennfudan", "portraits")
+               for r in [r for r in mixed.records if r.meta["dataset"] == name][:2]]
+
+    class Oracle:
+        name, num_classes, task = "oracle", 1, "semantic"
+
+        def __init__(self):
+            self.masks = [(load_pair(r, mixed.mask_reader)[1] > 0)[..., None] for r in records]
+
+        def resize_in(self, image):
+            return self.masks.pop(0)
+
+        def probabilities(self, images):
+            return images.astype(np.float32)
+
+    found = evaluate_instances(Oracle(), records, mixed.mask_reader, progress=False)
+    parts = found["per_dataset"]
+    assert list(parts) == ["ccp", "pennfudan", "portraits"]
+    assert [part["images"] for part in parts.values()] == [2, 2, 2]
+    for name in ("ccp", "portraits"):
+        # PQ just under 1: the oracle's specks under 50 pixels are not instances.
+        assert parts[name]["true"] == 2 and parts[name]["ap"] == 1.0 < parts[name]["pq"] + 1e-3
+    assert parts["pennfudan"]["true"] == found["true"] - 4

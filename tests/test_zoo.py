@@ -54,6 +54,9 @@ def test_card_metrics_are_reproduced_from_the_shipped_weights(name, data_root):
                                              with_ids.mask_reader, progress=False)
         for metric in ("ap", "ap50", "ap75", "pq"):
             assert scores[metric] == pytest.approx(found[metric], abs=0.005), metric
+            for dataset, part in found.get("per_dataset", {}).items():
+                assert scores["per_dataset"][dataset][metric] == pytest.approx(
+                    part[metric], abs=0.005), (dataset, metric)
     assert os.path.getsize(os.path.join(zoo.ZOO_DIR, name, "model.keras")) <= 10e6
 
 
