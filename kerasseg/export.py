@@ -455,6 +455,14 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
     return report
 
 
+def dataset_split(spec):
+    """"ph2:train" -> ("ph2", "train"); a mixture's weights stay with its name:
+    "isic2018+ph2:2:train" -> ("isic2018+ph2:2", "train"), "isic2018+ph2:2" ->
+    ("isic2018+ph2:2", "")."""
+    name, _, split = str(spec).rpartition(":")
+    return (name, split) if name and not split.isdigit() else (str(spec), "")
+
+
 def export_model(model, out, export_format="tflite", quantize="none", data_dir=None,
                  representative_data=None, fidelity_data=None, samples=64, labels=None,
                  int8_io="uint8", masks_dir=None, mask_suffix="", force=False):
@@ -505,14 +513,15 @@ def export_model(model, out, export_format="tflite", quantize="none", data_dir=N
         return {"savedmodel": out}
 
     def data(spec, option):
-        from kerasseg.data.sources import DATASETS
+        from kerasseg.data.sources import DATASETS, parse_names
 
-        name, _, split = spec.partition(":")
+        name, split = dataset_split(spec)
         if not data_dir:
             raise ExportError(f"{option} {spec} needs --data-dir")
-        # An instance model is checked on instance ids where the dataset has them.
-        mode = ("instances" if segmenter.task == "instances" and name in DATASETS
-                and "instances" in DATASETS[name].modes else None)
+        # An instance model is checked on instance ids where the dataset (or a part of the
+        # mixture) has them.
+        with_ids = any("instances" in DATASETS[part].modes for part, _ in parse_names(name))
+        mode = "instances" if segmenter.task == "instances" and with_ids else None
         return source(name, data_dir, split or "train", masks_dir=masks_dir,
                       mask_suffix=mask_suffix, mode=mode)
 
@@ -522,7 +531,7 @@ def export_model(model, out, export_format="tflite", quantize="none", data_dir=N
             data(representative_data, "--representative-data"), input_size(keras_model),
             count=samples)
     fidelity_data = fidelity_data or (
-        f"{representative_data.partition(':')[0]}:val" if representative_data else None)
+        f"{dataset_split(representative_data)[0]}:val" if representative_data else None)
     if labels is None and zoo.is_name(model):
         labels = zoo.card(model)["labels"]
     return export_tflite(

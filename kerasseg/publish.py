@@ -261,9 +261,12 @@ def reexport(name, data_dir, zoo_dir, calibration_split="train"):
     data = info["dataset"]
     model = load_keras_model(os.path.join(zoo_dir, name, "model.keras"))
 
+    # As `publish` exported them: an instance model's files on its instance ids.
+    mode = info.get("instances", {}).get("mask_mode") or data.get("mask_mode")
+
     def split(which):
         return source(data["name"], data_dir, which, val_fraction=data["val_fraction"],
-                      seed=data["split_seed"], mode=data.get("mask_mode"))
+                      seed=data["split_seed"], mode=mode)
 
     info["tflite"] = export_files(name, model, split(data["eval_split"]),
                                   split(calibration_split), info["labels"], zoo_dir)

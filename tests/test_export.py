@@ -140,6 +140,15 @@ def test_bad_representative_data_is_refused(trained_unet):
         convert_tflite(trained_unet, "int8")
 
 
+def test_dataset_and_split_of_a_data_option_keep_a_mixtures_weights():
+    from kerasseg.export import dataset_split
+
+    # The lesion card's own export command calibrates on "isic2018+ph2:2:train".
+    assert dataset_split("isic2018+ph2:2:train") == ("isic2018+ph2:2", "train")
+    assert dataset_split("isic2018+ph2:2") == ("isic2018+ph2:2", "")
+    assert dataset_split("ph2:val") == ("ph2", "val") and dataset_split("ph2") == ("ph2", "")
+
+
 def test_export_command_errors(data_root, tmp_path, capsys):
     from kerasseg.cli import main
 

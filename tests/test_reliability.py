@@ -602,7 +602,7 @@ def test_case13_evaluate_checks_outputs_and_options_before_the_work(ph2_pairs, t
     assert f"--report {tmp_path}: is a folder; give a file name" in capsys.readouterr().err
     assert main(["evaluate", *data, "--instances"]) == 2
     assert ("--instances needs instance ids (several people per image, one id each): folder "
-            "has none; pennfudan has them" in capsys.readouterr().err)
+            "has none; datasets with them: pennfudan" in capsys.readouterr().err)
     # data check reads the whole dataset: its --report is checked before that too.
     monkeypatch.setattr("kerasseg.data.check.check", never)
     assert main(["data", "check", str(images), "--dataset", "folder", "--masks", str(masks),
