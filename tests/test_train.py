@@ -32,28 +32,9 @@ def _command(data_root, out, epochs, *extra):
     return [sys.executable, "-m", "kerasseg.cli", *_arguments(data_root, out, epochs, *extra)]
 
 
-def test_train_command_writes_a_complete_run_and_learns(data_root, tmp_path, capsys):
-    out = tmp_path / "run"
-    done = subprocess.run(_command(data_root, out, 3), capture_output=True, text=True, cwd=REPO)
-    assert done.returncode == 0, done.stderr[-3000:]
-    for name in ("config.json", "best.keras", "last.keras", "log.csv", "curves.png"):
-        assert (out / name).stat().st_size > 0, name
-    assert any(f.startswith("events") for _, _, files in os.walk(out / "tensorboard") for f in files)
-    assert not (out / "backup").exists()
-    rows = _log(out)
-    assert [int(r["epoch"]) for r in rows] == [0, 1, 2]
-    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
-    config = json.loads((out / "config.json").read_text())
-    assert config["finished"] and config["train_images"] == 128 and config["val_images"] == 32
-    assert config["command"].startswith("kerasseg train --model unet")
-    assert config["jit_compile"] is False  # no GPU here: XLA is off by default
-
-    # A finished run is not overwritten by accident.
-    assert main(_arguments(data_root, out, 3)) == 2
-    assert "finished run" in capsys.readouterr().err
-
-
 def test_killed_training_resumes_from_the_last_completed_epoch(data_root, tmp_path, capsys):
+    """`kerasseg train` in its own process, killed, resumed by the same command to a complete
+    run folder."""
     out = tmp_path / "run"
     epochs = 6
     process = subprocess.Popen(_command(data_root, out, epochs), cwd=REPO,
@@ -80,6 +61,21 @@ def test_killed_training_resumes_from_the_last_completed_epoch(data_root, tmp_pa
     assert [int(r["epoch"]) for r in rows] == list(range(epochs))
     resumed_at = done.out.split("epochs (")[1].split(" in this call")[0]
     assert int(resumed_at) < epochs  # it did not start over
+
+    # What a finished run holds, and that it learned.
+    for name in ("config.json", "best.keras", "last.keras", "log.csv", "curves.png"):
+        assert (out / name).stat().st_size > 0, name
+    assert any(f.startswith("events") for _, _, files in os.walk(out / "tensorboard") for f in files)
+    assert not (out / "backup").exists()
+    assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
+    config = json.loads((out / "config.json").read_text())
+    assert config["finished"] and config["train_images"] == 128 and config["val_images"] == 32
+    assert config["command"].startswith("kerasseg train --model unet")
+    assert config["jit_compile"] is False  # no GPU here: XLA is off by default
+
+    # A finished run is not overwritten by accident.
+    assert main(_arguments(data_root, out, epochs)) == 2
+    assert "finished run" in capsys.readouterr().err
 
 
 def _tiny_data(count=16, size=32, nan=False):
