@@ -122,9 +122,8 @@ def test_train_on_jax_without_tensorflow_resumes_after_a_kill(data_root, tmp_pat
 
 
 # Two runs of one epoch, without augmentation so both see the same batches: on one device,
-# and split over two (the global batch of 8 halved on each); then one in mixed_bfloat16, an
-# instance model on two devices, and TensorFlow's strategy refused. One process: JAX starts
-# once.
+# and split over two (the global batch of 8 halved on each); then an instance model on two
+# devices in mixed_bfloat16, and TensorFlow's strategy refused. One process: JAX starts once.
 _DATA_PARALLEL = """
 import json, sys
 from kerasseg.train import train_on_dataset
@@ -134,17 +133,10 @@ for strategy in ("none", "data-parallel"):
                               model_args={"filters": 4, "depth": 3}, image_size=32, epochs=1,
                               augment=False, strategy=strategy, verbose=0, train_split="val")
     logs.append(result["history"][0])
-# Mixed precision on JAX: bfloat16 layers, the last one float32.
+# Instances on both devices in mixed_bfloat16, with people pasted from other photos (Grain
+# runs copy-paste). Penn-Fudan's 27 validation photos make no whole number of batches of 8:
+# the devices split whole batches only, and the run says what it left out.
 import keras
-result = train_on_dataset("unet", "ph2", sys.argv[1], out_dir=sys.argv[2] + "/bf16",
-                          model_args={"filters": 4, "depth": 3}, image_size=32, epochs=1,
-                          precision="mixed_bfloat16", verbose=0, train_split="val")
-model = keras.saving.load_model(result["last"], compile=False)
-assert model.layers[-1].compute_dtype == "float32", model.layers[-1].compute_dtype
-assert any(layer.compute_dtype == "bfloat16" for layer in model.layers)
-# Instances on both devices, with people pasted from other photos (Grain runs copy-paste).
-# Penn-Fudan's 27 validation photos make no whole number of batches of 8: the devices split
-# whole batches only, and the run says what it left out.
 import warnings
 with warnings.catch_warnings(record=True) as caught:
     warnings.simplefilter("always")
@@ -152,10 +144,13 @@ with warnings.catch_warnings(record=True) as caught:
                               out_dir=sys.argv[2] + "/instances",
                               model_args={"filters": 4, "depth": 3}, image_size=32, epochs=1,
                               task="instances", copy_paste=0.5, strategy="data-parallel",
-                              verbose=0, train_split="val")
+                              precision="mixed_bfloat16", verbose=0, train_split="val")
 assert any("sees 24 of the 27 val images" in str(w.message) for w in caught), caught
 model = keras.saving.load_model(result["last"], compile=False)
 assert model.output_shape == (None, 32, 32, 4), model.output_shape
+# Mixed precision: bfloat16 layers, the output float32.
+assert model.layers[-1].compute_dtype == "float32", model.layers[-1].compute_dtype
+assert any(layer.compute_dtype == "bfloat16" for layer in model.layers)
 assert 0 < result["history"][0]["loss"] < float("inf"), result["history"]
 try:
     train_on_dataset("unet", "ph2", sys.argv[1], out_dir=sys.argv[2] + "/mirrored",
@@ -182,5 +177,5 @@ def test_data_parallel_on_two_devices_trains_as_one_and_bfloat16_and_instances_r
     assert two["val_dice"] == pytest.approx(one["val_dice"], abs=1e-3)
     assert json.loads((tmp_path / "data-parallel" / "config.json").read_text())["replicas"] == 2
     config = json.loads((tmp_path / "instances" / "config.json").read_text())
-    assert (config["task"], config["copy_paste"], config["loader"], config["replicas"]) == (
-        "instances", 0.5, "grain", 2)
+    assert (config["task"], config["copy_paste"], config["loader"], config["replicas"],
+            config["precision"]) == ("instances", 0.5, "grain", 2, "mixed_bfloat16")
