@@ -246,7 +246,9 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
     """An instance model's output -> instance ids and scores (numpy only).
 
     Centres are the local maxima of the heatmap (within `nms_size` pixels, above
-    `centre_threshold`; of equal neighbours, one), at most `top_k`. Every foreground pixel joins the centre
+    `centre_threshold`; of equal neighbours, one), at most `top_k`; where there is
+    foreground but no such peak, the heatmap's maximum on the foreground is the one
+    centre. Every foreground pixel joins the centre
     nearest to where its offset points, at the image's own size: the
     probability and offsets are resized there first (offsets are fractions of
     the image, so they need no rescaling). An instance's score is its centre's
@@ -295,8 +297,16 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
     full = resize(output[..., [0, 2, 3]], (height, width))
     foreground = full[..., 0] > threshold
     ids = np.zeros((height, width), np.int32)
-    if not len(ys) or not foreground.any():
+    if not foreground.any():
         return ids, []
+    if not len(ys):
+        # Foreground but no peak above the threshold (a person filling a portrait spreads
+        # the heatmap thin): the strongest point on the foreground is its one centre, so
+        # that someone is found, with the low score its heatmap gives.
+        on = output[..., 0] > threshold
+        y, x = np.unravel_index(np.argmax(np.where(on, heat, -np.inf) if on.any() else heat),
+                                heat.shape)
+        ys, xs, strength = np.array([y]), np.array([x]), np.array([heat[y, x]])
     # Centres at the image's size (pixel centres map through the resize).
     centres_y = (ys + 0.5) * height / h - 0.5
     centres_x = (xs + 0.5) * width / w - 0.5

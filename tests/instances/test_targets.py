@@ -40,6 +40,14 @@ def test_decode_by_hand_and_its_errors():
     found, items = instances.decode(instances.targets(ids), size=(20, 40))
     upsampled = np.asarray(Image.fromarray(ids).resize((40, 20), Image.NEAREST))
     assert len(items) == 2 and (found > 0).sum() == pytest.approx((upsampled > 0).sum(), rel=0.1)
+    # A person but no peak above the threshold (a heatmap spread thin): the strongest point
+    # on the foreground is the one centre, and its low value the score.
+    faint = instances.targets(ids)
+    faint[..., 1] *= 0.05
+    faint[0, 0, 1] = 0.08                                 # stronger, but off the people
+    found, items = instances.decode(faint)
+    assert len(items) == 1 and items[0]["area"] == 9 + 24
+    assert items[0]["score"] == pytest.approx(0.05) and (found > 0).sum() == (ids > 0).sum()
     # Nothing to find; a small instance dropped; a wrong output named.
     assert instances.decode(np.zeros((8, 8, 4), np.float32))[1] == []
     assert len(instances.decode(instances.targets(ids), min_size=10)[1]) == 1
