@@ -221,7 +221,8 @@ def evaluate_dataset(model, dataset, data_dir, split="val", val_fraction=0.2, se
         with_ids = [n for n in DATASETS if "instances" in DATASETS[n].modes]
         if not any(name in with_ids for name, _ in parse_names(dataset)):
             raise ValueError(f"--instances needs instance ids (several people per image, one id "
-                             f"each): {dataset} has none; datasets with them: {', '.join(with_ids)}")
+                             f"each): {dataset} has none; datasets with them: "
+                             f"{', '.join(with_ids)}")
     from kerasseg import outputs
 
     if report_path:

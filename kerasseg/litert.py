@@ -248,10 +248,9 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
     Centres are the local maxima of the heatmap (within `nms_size` pixels, above
     `centre_threshold`; of equal neighbours, one), at most `top_k`; where there is
     foreground but no such peak, the heatmap's maximum on the foreground is the one
-    centre. Every foreground pixel joins the centre
-    nearest to where its offset points, at the image's own size: the
-    probability and offsets are resized there first (offsets are fractions of
-    the image, so they need no rescaling). An instance's score is its centre's
+    centre. Every foreground pixel joins the centre nearest to where its offset
+    points, at the image's own size: the probability and offsets are resized there
+    first (offsets are fractions of the image, so they need no rescaling). An instance's score is its centre's
     heatmap value times its mean foreground probability.
 
     Args:

@@ -65,7 +65,8 @@ def test_killed_training_resumes_from_the_last_completed_epoch(data_root, tmp_pa
     # What a finished run holds, and that it learned.
     for name in ("config.json", "best.keras", "last.keras", "log.csv", "curves.png"):
         assert (out / name).stat().st_size > 0, name
-    assert any(f.startswith("events") for _, _, files in os.walk(out / "tensorboard") for f in files)
+    assert any(f.startswith("events")
+               for _, _, files in os.walk(out / "tensorboard") for f in files)
     assert not (out / "backup").exists()
     assert float(rows[-1]["loss"]) < float(rows[0]["loss"])
     config = json.loads((out / "config.json").read_text())
