@@ -216,13 +216,12 @@ def evaluate_dataset(model, dataset, data_dir, split="val", val_fraction=0.2, se
     from kerasseg.segmenter import load
 
     if instances:
-        from kerasseg.data.sources import DATASETS, parse_names
+        from kerasseg.data.sources import WITH_INSTANCE_IDS, has_instance_ids
 
-        with_ids = [n for n in DATASETS if "instances" in DATASETS[n].modes]
-        if not any(name in with_ids for name, _ in parse_names(dataset)):
+        if not has_instance_ids(dataset):
             raise ValueError(f"--instances needs instance ids (several people per image, one id "
                              f"each): {dataset} has none; datasets with them: "
-                             f"{', '.join(with_ids)}")
+                             f"{', '.join(WITH_INSTANCE_IDS)}")
     from kerasseg import outputs
 
     if report_path:

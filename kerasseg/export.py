@@ -513,15 +513,15 @@ def export_model(model, out, export_format="tflite", quantize="none", data_dir=N
         return {"savedmodel": out}
 
     def data(spec, option):
-        from kerasseg.data.sources import DATASETS, parse_names
+        from kerasseg.data.sources import has_instance_ids
 
         name, split = dataset_split(spec)
         if not data_dir:
             raise ExportError(f"{option} {spec} needs --data-dir")
         # An instance model is checked on instance ids where the dataset (or a part of the
         # mixture) has them.
-        with_ids = any("instances" in DATASETS[part].modes for part, _ in parse_names(name))
-        mode = "instances" if segmenter.task == "instances" and with_ids else None
+        mode = ("instances" if segmenter.task == "instances" and has_instance_ids(name)
+                else None)
         return source(name, data_dir, split or "train", masks_dir=masks_dir,
                       mask_suffix=mask_suffix, mode=mode)
 

@@ -207,20 +207,18 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     if copy_paste and task != "instances":
         raise ValueError("copy-paste pastes people as new instances: it needs --task instances")
     if task == "instances":
-        from kerasseg.data.sources import DATASETS, parse_names
+        from kerasseg.data.sources import WITH_INSTANCE_IDS, has_instance_ids
 
         if strategy == "multiworker":
             raise ValueError("instance models do not train with --strategy multiworker (its "
                              "hand-written step scores semantic masks); use data-parallel")
 
-        names = [name for name, _ in parse_names(dataset)]
-        with_ids = [n for n in DATASETS if "instances" in DATASETS[n].modes]
-        if not any(n in with_ids for n in names):
+        if not has_instance_ids(dataset):
             # One id per image everywhere: nothing would teach where one person ends.
             raise ValueError(f"--task instances needs masks with instance ids (several people "
                              f"per image, one id each): {dataset} has none; mix in a dataset "
-                             f"that has them ({', '.join(with_ids)}), e.g. "
-                             f"--dataset {with_ids[0]}+{dataset}")
+                             f"that has them ({', '.join(WITH_INSTANCE_IDS)}), e.g. "
+                             f"--dataset {WITH_INSTANCE_IDS[0]}+{dataset}")
         mask_mode = mask_mode or "instances"
     # Multi-worker collectives must be set up before any other TensorFlow work.
     distribution = make_strategy(strategy)

@@ -151,6 +151,14 @@ DATASETS = {
         "auto", "any folder of images and masks (0/1 or 0/255 masks)"),
 }
 NAMES = tuple(DATASETS)
+# The datasets whose masks tell people apart (instance ids): what instance training and
+# scoring need in a dataset or a mixture.
+WITH_INSTANCE_IDS = tuple(name for name, entry in DATASETS.items() if "instances" in entry.modes)
+
+
+def has_instance_ids(spec):
+    """Whether a dataset or mixture ("ccp+pennfudan:4") holds a dataset with instance ids."""
+    return any(name in WITH_INSTANCE_IDS for name, _ in parse_names(spec))
 
 
 def _select_ph2(root, split, val_fraction, seed, on_error="raise"):
