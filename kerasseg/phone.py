@@ -63,7 +63,7 @@ def compare_with_litert(path, records, mask_reader, presize=True):
     """
     from kerasseg.data.records import load_pair
     from kerasseg.evaluate import scores
-    from kerasseg.litert import TFLiteSegmenter
+    from kerasseg.litert import TFLiteSegmenter, mask_at
 
     lite = TFLiteSegmenter(path)
     height, width = lite.input_size
@@ -79,20 +79,21 @@ def compare_with_litert(path, records, mask_reader, presize=True):
             given = (np.asarray(Image.fromarray(image).resize((width, height), Image.BILINEAR))
                      if presize else image)
             category, confidence = mediapipe_masks(segmenter, given)
-            ours = lite.segment(given)
+            # One run serves both sizes: LiteRT resizes `image` exactly as `given` was resized.
+            probability = lite.probabilities(lite.resize_in(given)[None])[0]
+            ours = mask_at(probability, given.shape[:2])
             if presize:
-                probability = lite.probabilities(lite.resize_in(given)[None])[0]
-                if probability.shape[-1] == 1:   # the file holds [background, foreground]
-                    probability = np.concatenate([1 - probability, probability], axis=-1)
-                confidence_diff = max(confidence_diff,
-                                      float(np.abs(confidence - probability).max()))
+                both = (np.concatenate([1 - probability, probability], axis=-1)
+                        if probability.shape[-1] == 1 else probability)   # as the file holds them
+                confidence_diff = max(confidence_diff, float(np.abs(confidence - both).max()))
             agree += int(np.sum(category == ours))
             pixels += ours.size
             if presize:
                 category = np.asarray(Image.fromarray(category).resize(image.shape[1::-1],
                                                                        Image.NEAREST))
             dice_mp.append(scores(truth, category, num_classes)["dice"])
-            dice_lite.append(scores(truth, lite.segment(image), num_classes)["dice"])
+            dice_lite.append(scores(truth, mask_at(probability, image.shape[:2]),
+                                    num_classes)["dice"])
     finally:
         segmenter.close()
     return {"images": len(records), "agreement": agree / pixels,
