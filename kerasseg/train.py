@@ -115,7 +115,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
                      val_fraction=0.2, seed=0,
                      masks_dir=None, mask_suffix="", jit_compile=None, precision="float32",
                      strategy="none", overwrite=False, command=None, verbose="auto",
-                     on_error="raise", task="semantic", init_from=None, copy_paste=0.0):
+                     on_error="raise", task="semantic", init_from=None, copy_paste=0.0,
+                     freeze_semantic=False):
     """Trains a kerasseg builder on a registered dataset: what `kerasseg train` runs.
 
     The run folder's config.json records the builder, its arguments and how
@@ -176,6 +177,9 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         copy_paste: instances only: the chance that a training photo gets
             people from another training photo pasted on it
             (`kerasseg.instances.copy_paste`); 0 for none.
+        freeze_semantic: instances only, with `init_from`: train the centre and
+            offset heads alone, so the foreground stays exactly the mask of the
+            semantic model they start from (`instance_model(freeze_semantic=True)`).
 
     Returns:
         The dict `train` returns.
@@ -206,6 +210,9 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         raise ValueError(f"copy_paste is a probability, between 0 and 1, got {copy_paste!r}")
     if copy_paste and task != "instances":
         raise ValueError("copy-paste pastes people as new instances: it needs --task instances")
+    if freeze_semantic and (task != "instances" or init_from is None):
+        raise ValueError("--freeze-semantic trains an instance model's heads on a trained "
+                         "semantic model: it needs --task instances and --init-from")
     if task == "instances":
         from kerasseg.data.sources import WITH_INSTANCE_IDS, has_instance_ids
 
@@ -315,6 +322,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     config.update(task=task, init_from=init_from)
     if copy_paste:   # absent otherwise, so runs from before the option still resume
         config["copy_paste"] = float(copy_paste)
+    if freeze_semantic:   # likewise
+        config["freeze_semantic"] = True
     keras.utils.set_random_seed(seed)
 
     def build():
@@ -324,7 +333,7 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         if task == "instances":
             from kerasseg.instances.model import instance_model
 
-            built = instance_model(built)
+            built = instance_model(built, freeze_semantic=freeze_semantic)
         return built
 
     return train(build, train_data, val_data,
@@ -374,7 +383,8 @@ def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
         value = settings[name]
         if value != defaults[name].default:
             words += [f"--{name.replace('_', '-')}", "none" if value is None else str(value)]
-    for name, flag in (("augment", "augment"), ("jit_compile", "xla")):
+    for name, flag in (("augment", "augment"), ("jit_compile", "xla"),
+                       ("freeze_semantic", "freeze-semantic")):
         # A recipe of one's own has no flag; config.json records its settings.
         if isinstance(settings[name], bool) and settings[name] != defaults[name].default:
             words.append(f"--{flag}" if settings[name] else f"--no-{flag}")

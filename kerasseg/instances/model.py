@@ -24,7 +24,7 @@ OFFSET_WEIGHT = 2.0
 CENTRE_PRIOR_LOGIT = -4.595   # sigmoid = 0.01
 
 
-def instance_model(semantic, head_filters=64, name=None):
+def instance_model(semantic, head_filters=64, name=None, freeze_semantic=False):
     """An instance model from a binary semantic model.
 
     The heads read the semantic model's decoder at a quarter of the output's size
@@ -38,6 +38,9 @@ def instance_model(semantic, head_filters=64, name=None):
         head_filters: channels of the two 3x3 convolutions (the second dilated
             by 2) of each new head.
         name: the new model's name (default: the semantic model's + "_instances").
+        freeze_semantic: train the heads alone: the semantic model's layers are
+            not trainable (its BatchNorm in inference mode), so the foreground
+            channel stays exactly the trained semantic model's mask.
 
     Returns:
         A `keras.Model` mapping images in [0, 1] to (batch, h, w, 4): foreground
@@ -56,6 +59,9 @@ def instance_model(semantic, head_filters=64, name=None):
         raise ValueError(f"{semantic.name}: an instance model is built on a binary kerasseg "
                          "model (one foreground logit from a layer named *_logits)")
     prefix = logits_layer.name[:-len("_logits")]
+    if freeze_semantic:
+        for layer in semantic.layers:
+            layer.trainable = False
     foreground = semantic.output
     if foreground.shape[-1] != 1:
         raise ValueError(f"{semantic.name}: expected one output channel, got "

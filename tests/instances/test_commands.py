@@ -110,4 +110,7 @@ def test_instance_training_without_instance_ids_is_refused_before_any_file(data_
     assert main([*common, "--dataset", "pennfudan", "--task", "instances", "--init-from",
                  "unet-ph2"]) == 2
     assert "--init-from unet-ph2: its weights do not fit" in capsys.readouterr().err
+    for without in (["--task", "instances"], ["--init-from", "person"]):
+        assert main([*common, "--dataset", "pennfudan", "--freeze-semantic", *without]) == 2
+        assert "it needs --task instances and --init-from" in capsys.readouterr().err
     assert not out.exists()

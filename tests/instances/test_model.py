@@ -51,6 +51,29 @@ def test_the_head_gives_bounded_channels_and_keeps_the_semantic_weights():
         instance_model(unet((64, 64, 3), num_classes=3, filters=8, depth=3))
 
 
+def test_frozen_semantic_model_keeps_its_foreground_while_the_heads_learn():
+    import keras
+
+    from kerasseg import unet
+    from kerasseg.instances.model import InstanceLoss, instance_model
+
+    images, targets, _ = _batch()
+    keras.utils.set_random_seed(0)
+    semantic = unet((64, 64, 3), filters=8, depth=3)
+    foreground = keras.ops.convert_to_numpy(keras.ops.sigmoid(semantic(images, training=False)))
+    model = instance_model(semantic, freeze_semantic=True)
+    heads = {w.path for w in model.trainable_weights}
+    assert heads and all("_centre_" in path or "_offsets_" in path for path in heads), heads
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=InstanceLoss())
+    before = model.predict(images, verbose=0)
+    for _ in range(3):
+        model.train_on_batch(images, targets)
+    after = model.predict(images, verbose=0)
+    # BatchNorm included (inference mode): the foreground is still the semantic model's.
+    np.testing.assert_allclose(after[..., 0], foreground[..., 0], rtol=0, atol=1e-6)
+    assert np.abs(after[..., 1:] - before[..., 1:]).max() > 1e-3
+
+
 def test_loss_rewards_centres_offsets_and_foreground():
     from kerasseg.instances.model import InstanceLoss
 
