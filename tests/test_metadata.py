@@ -28,13 +28,12 @@ def test_every_export_carries_labels_and_normalisation_that_mediapipe_reads(
     images = ph2_small[0][:4, :32, :32]
     labels = ["background", "skin lesion", "ruler"]
     path = tmp_path / "tiny.tflite"
-    converted = []   # the converter's own bytes, before the metadata went in
+    converted, convert_tflite = [], export.convert_tflite   # the converter's own bytes
 
     def convert(*args, **kwargs):
         converted.append(convert_tflite(*args, **kwargs))
         return converted[-1]
 
-    convert_tflite = export.convert_tflite
     monkeypatch.setattr(export, "convert_tflite", convert)
     report = export.export_tflite(tiny, str(path), quantize, representative=images, labels=labels)
     data = path.read_bytes()
