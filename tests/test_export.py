@@ -38,13 +38,27 @@ def representative(data_root):
 
 
 @pytest.fixture(scope="module")
-def exports(trained_unet, ph2_val, representative, tmp_path_factory):
+def exports(trained_unet, ph2_val, representative, data_root, tmp_path_factory):
+    """ph2-mobile in float32 and float16 through the API, and in int8 through the command line
+    as a user names a zoo model (its labels and evaluation split come from the card)."""
+    import contextlib
+    import io
+
+    from kerasseg.cli import main
     from kerasseg.export import export_tflite
 
     folder = tmp_path_factory.mktemp("exports")
-    return {q: export_tflite(trained_unet, str(folder / f"unet_{q}.tflite"), q,
-                             representative=representative, fidelity_data=ph2_val)
-            for q in ("none", "float16", "int8")} | {"folder": folder}
+    found = {q: export_tflite(trained_unet, str(folder / f"unet_{q}.tflite"), q,
+                              representative=representative, fidelity_data=ph2_val)
+             for q in ("none", "float16")}
+    printed, errors = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
+        code = main(["export", "--model", "ph2-mobile", "--format", "tflite", "--quantize",
+                     "int8", "--representative-data", "ph2:train", "--samples", "32",
+                     "--data-dir", data_root, "--out", str(folder / "unet_int8.tflite")])
+    assert code == 0, errors.getvalue()[-1500:]
+    found["int8"] = json.loads((folder / "unet_int8.report.json").read_text())
+    return found | {"folder": folder, "printed": printed.getvalue()}
 
 
 def test_tflite_fidelity_on_real_ph2_validation_images(exports):
@@ -67,10 +81,16 @@ def test_int8_file_has_uint8_io_and_a_sidecar(exports):
     details = interpreter.get_input_details()[0]
     assert details["dtype"] == np.uint8 and list(details["shape"]) == [1, SIZE, SIZE, 3]
     assert interpreter.get_output_details()[0]["dtype"] == np.uint8
+    # The command line takes a zoo name: the card's labels go into the file's sidecar, and
+    # the fidelity is measured on the card's evaluation split.
     sidecar = json.loads((exports["folder"] / "unet_int8.json").read_text())
-    assert sidecar["labels"] == ["background", "foreground"] and sidecar["quantize"] == "int8"
+    assert sidecar["labels"] == ["skin", "lesion"] and sidecar["quantize"] == "int8"
+    assert "on 32 ph2:val images: mask agreement" in exports["printed"]
     report = json.loads((exports["folder"] / "unet_int8.report.json").read_text())
     assert report["bytes"] == path.stat().st_size
+    # Through the API without labels, a binary model's are background and foreground.
+    default = json.loads((exports["folder"] / "unet_float16.json").read_text())
+    assert default["labels"] == ["background", "foreground"]
 
 
 def test_non_builtin_op_is_named_with_its_layer():

@@ -153,21 +153,6 @@ def test_readme_zoo_table_is_generated_from_the_cards():
     assert zoo.table() in readme
 
 
-def test_export_command_takes_a_zoo_name_and_its_labels(data_root, tmp_path, capsys):
-    from kerasseg.cli import main
-
-    out = tmp_path / "mobile.tflite"
-    code = main(["export", "--model", "ph2-mobile", "--format", "tflite", "--quantize", "int8",
-                 "--representative-data", "ph2:train", "--samples", "16", "--data-dir", data_root,
-                 "--out", str(out)])
-    done = capsys.readouterr()
-    assert code == 0, done.err[-1500:]
-    assert "on 32 ph2:val images: mask agreement" in done.out
-    assert json.loads((tmp_path / "mobile.json").read_text())["labels"] == ["skin", "lesion"]
-    report = json.loads((tmp_path / "mobile.report.json").read_text())
-    assert abs(report["fidelity"]["dice_tflite"] - report["fidelity"]["dice_keras"]) <= 0.01
-
-
 def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tmp_path):
     from kerasseg.publish import publish
     from kerasseg.run import CONFIG
