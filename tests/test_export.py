@@ -30,15 +30,7 @@ def ph2_val(data_root):
 
 
 @pytest.fixture(scope="module")
-def representative(data_root):
-    from kerasseg.data.sources import source
-    from kerasseg.export import representative_images
-
-    return representative_images(source("ph2", data_root, "train"), (SIZE, SIZE), count=32)
-
-
-@pytest.fixture(scope="module")
-def exports(trained_unet, ph2_val, representative, data_root, tmp_path_factory):
+def exports(trained_unet, ph2_val, data_root, tmp_path_factory):
     """ph2-mobile in float32 and float16 through the API, and in int8 through the command line
     as a user names a zoo model (its labels and evaluation split come from the card)."""
     import contextlib
@@ -49,7 +41,7 @@ def exports(trained_unet, ph2_val, representative, data_root, tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("exports")
     found = {q: export_tflite(trained_unet, str(folder / f"unet_{q}.tflite"), q,
-                              representative=representative, fidelity_data=ph2_val)
+                              fidelity_data=ph2_val)
              for q in ("none", "float16")}
     printed, errors = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(printed), contextlib.redirect_stderr(errors):
