@@ -14,9 +14,9 @@ import pytest
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # pytest-xdist runs one worker per core, and TensorFlow sizes its thread pools to the whole
-# machine in each: two workers on two cores ran four compute threads. A worker's share of the
-# cores each (set before TensorFlow starts; the processes a test starts inherit it) took 10%
-# off the wall time of the model, export and evaluation tests here.
+# machine in each: two workers on two cores ran four compute threads. Giving each worker its
+# share of the cores (set before TensorFlow starts; the processes a test starts inherit it)
+# took 10% off the wall time of the model, export and evaluation tests here.
 if os.environ.get("PYTEST_XDIST_WORKER_COUNT"):
     _share = str(max(1, (os.cpu_count() or 1) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"])))
     os.environ.setdefault("TF_NUM_INTRAOP_THREADS", _share)
