@@ -55,9 +55,15 @@ class _MediaPipeSelfie(Segmenter):
         return np.stack(outputs)
 
 
-def _mediapipe_files(wheel, scratch):
+def mediapipe_files(wheel_pattern, scratch):
+    """{label: path} of MediaPipe's selfie models: from the wheel `wheel_pattern` (a glob; its
+    files are extracted into `scratch`), else from an installed mediapipe package."""
     member = "mediapipe/modules/selfie_segmentation/"
-    if wheel:
+    if wheel_pattern:
+        matches = sorted(glob.glob(wheel_pattern))
+        if not matches:
+            raise SystemExit(f"no file matches {wheel_pattern}")
+        wheel = matches[-1]
         found = {}
         with zipfile.ZipFile(wheel) as archive:
             for label, name in MEDIAPIPE_MODELS.items():
@@ -90,12 +96,6 @@ def main():
     from kerasseg.litert import TFLiteSegmenter, cpu_description, latency_ms
     from kerasseg.segmenter import KerasSegmenter
 
-    wheel = None
-    if args.mediapipe_wheel:
-        matches = sorted(glob.glob(args.mediapipe_wheel))
-        if not matches:
-            raise SystemExit(f"no file matches {args.mediapipe_wheel}")
-        wheel = matches[-1]
     models = args.models or [name for name in zoo.names()
                              if zoo.card(name)["labels"] == ["background", "person"]]
     card = zoo.card(models[0])  # the zoo's person models share one split
@@ -106,7 +106,7 @@ def main():
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
         candidates = [(f"MediaPipe selfie, {label}", path, _MediaPipeSelfie(path))
-                      for label, path in _mediapipe_files(wheel, scratch).items()]
+                      for label, path in mediapipe_files(args.mediapipe_wheel, scratch).items()]
         for name in models:
             for variant in ("int8", "float16"):
                 path = zoo.tflite(name, variant)
