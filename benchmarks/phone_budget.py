@@ -6,9 +6,9 @@ Speed does not depend on the weights, nor does size once no two weight tensors a
 converter stores equal constants once: an untrained network's zero biases and unit batch-norm
 statistics made its file 4% smaller than the same network trained). So each candidate is built
 untrained, every weight moved by a little noise, converted to full int8 (calibrated on random
-images), and timed against MediaPipe's file with the two
-interpreters invoked in turn, one run each, for --runs rounds: both see the same state of the
-machine, whose speed can drift by half within minutes.
+images), and timed against MediaPipe's file with the two interpreters invoked in turn, one run
+each, for --runs rounds: both see the same state of the machine, whose speed can drift by half
+within minutes.
 
 Usage:
     pip download mediapipe==0.10.14 --no-deps -d wheels/     # once
