@@ -30,6 +30,7 @@ from person_vs_mediapipe import mediapipe_files
 # upsampling) at smaller inputs; and networks without ImageNet weights.
 SLIM = {"backbone": "efficientnet_lite0", "depth": 4, "convs_per_level": 1,
         "upsampling": "bilinear"}
+TINY = {"backbone": "tiny", "convs_per_level": 1, "upsampling": "bilinear"}
 CANDIDATES = [
     ("person's: lite0, decoder 256..16", 224, {"backbone": "efficientnet_lite0", "depth": 4}),
     ("lite0, slim decoder 8", 160, {**SLIM, "filters": 8}),
@@ -37,28 +38,12 @@ CANDIDATES = [
     ("lite0, slim decoder 8", 128, {**SLIM, "filters": 8}),
     ("lite0, slim decoder 6", 128, {**SLIM, "filters": 6}),
     ("lite0, slim decoder 4", 128, {**SLIM, "filters": 4}),
-    ("tiny encoder (no ImageNet), slim decoder 8", 160,
-     {"backbone": "tiny", "filters": 8, "convs_per_level": 1, "upsampling": "bilinear"}),
-    ("tiny encoder (no ImageNet), slim decoder 8", 128,
-     {"backbone": "tiny", "filters": 8, "convs_per_level": 1, "upsampling": "bilinear"}),
+    ("tiny encoder (no ImageNet), slim decoder 8", 160, {**TINY, "filters": 8}),
+    ("tiny encoder (no ImageNet), slim decoder 8", 128, {**TINY, "filters": 8}),
     ("plain U-Net (no ImageNet), filters 8", 256,
      {"filters": 8, "depth": 4, "convs_per_level": 1, "upsampling": "bilinear"}),
 ]
 BUDGET_BYTES, BUDGET_RATIO = 1.0e6, 1.5
-
-
-def _interpreter(path):
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_path=path, num_threads=1)
-    interpreter.allocate_tensors()
-    entry = interpreter.get_input_details()[0]
-    x = np.random.default_rng(0).random(entry["shape"]).astype(np.float32)
-    if entry["dtype"] == np.uint8:
-        x = (x * 255).astype(np.uint8)
-    interpreter.set_tensor(entry["index"], x)
-    interpreter.invoke()   # warm-up
-    return interpreter
 
 
 def _in_turn(first, second, runs):
@@ -82,12 +67,13 @@ def main():
     import keras
 
     from kerasseg.export import convert_tflite
-    from kerasseg.litert import cpu_description
+    from kerasseg.litert import cpu_description, ready_interpreter
     from kerasseg.models import build_model
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
-        mediapipe = _interpreter(mediapipe_files(args.mediapipe_wheel, scratch)["square 256x256"])
+        mediapipe = ready_interpreter(
+            mediapipe_files(args.mediapipe_wheel, scratch)["square 256x256"])
         for label, size, kwargs in CANDIDATES:
             keras.utils.set_random_seed(0)
             model = build_model("unet", input_shape=(size, size, 3), **kwargs)
@@ -98,7 +84,7 @@ def main():
             path = os.path.join(scratch, "candidate.tflite")
             with open(path, "wb") as f:
                 f.write(convert_tflite(model, "int8", calibration))
-            ours, theirs = _in_turn(_interpreter(path), mediapipe, args.runs)
+            ours, theirs = _in_turn(ready_interpreter(path), mediapipe, args.runs)
             size_bytes = os.path.getsize(path)
             fits = size_bytes <= BUDGET_BYTES and ours / theirs <= BUDGET_RATIO
             rows.append((label, f"{size}x{size}", f"{model.count_params():,}",

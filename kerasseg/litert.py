@@ -395,11 +395,8 @@ def cpu_description():
     return f"{name} ({', '.join(present) or 'no AVX2/AVX-512/VNNI'}; {os.cpu_count()} cores)"
 
 
-def latency_ms(model_path, num_threads=1, runs=50):
-    """Median milliseconds of one `invoke()` of a .tflite file on random input, after a warm-up."""
-    import statistics
-    import time
-
+def ready_interpreter(model_path, num_threads=1):
+    """A LiteRT interpreter for a .tflite file with random input set, invoked once to warm up."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=model_path, num_threads=num_threads)
@@ -410,6 +407,15 @@ def latency_ms(model_path, num_threads=1, runs=50):
         x = (x * 255 + np.iinfo(entry["dtype"]).min).astype(entry["dtype"])
     interpreter.set_tensor(entry["index"], x)
     interpreter.invoke()
+    return interpreter
+
+
+def latency_ms(model_path, num_threads=1, runs=50):
+    """Median milliseconds of one `invoke()` of a .tflite file on random input, after a warm-up."""
+    import statistics
+    import time
+
+    interpreter = ready_interpreter(model_path, num_threads)
     times = []
     for _ in range(runs):
         start = time.perf_counter()
