@@ -24,19 +24,24 @@ OFFSET_WEIGHT = 2.0
 CENTRE_PRIOR_LOGIT = -4.595   # sigmoid = 0.01
 
 
-def instance_model(semantic, head_filters=64, name=None, freeze_semantic=False):
+def instance_model(semantic, head_filters=64, head_dilations=(1, 2, 4, 8), name=None,
+                   freeze_semantic=False):
     """An instance model from a binary semantic model.
 
     The heads read the semantic model's decoder at a quarter of the output's size
-    (its last features there), where a pixel's features see far enough to tell
-    where its person's centre is, and their outputs are upsampled bilinearly.
+    (its last features there) through 3x3 convolutions of growing dilation, so
+    that a pixel sees far enough to tell where its person's centre is (with the
+    default four, 31 quarter-size pixels across: 124 pixels of a 160-pixel
+    image), and their outputs are upsampled bilinearly.
 
     Args:
         semantic: a binary `keras.Model` from a kerasseg builder (one foreground
             logit; its last convolution named `<name>_logits`). Its weights are
             kept, so a trained person model starts the instance model.
-        head_filters: channels of the two 3x3 convolutions (the second dilated
-            by 2) of each new head.
+        head_filters: channels of each new head's 3x3 convolutions.
+        head_dilations: the dilation rate of each of those convolutions, in order
+            (one convolution per rate). Two, (1, 2), see 7 quarter-size pixels
+            across: too little to place the centre of a person larger than that.
         name: the new model's name (default: the semantic model's + "_instances").
         freeze_semantic: train the heads alone: the semantic model's layers are
             not trainable (its BatchNorm in inference mode), so the foreground
@@ -76,7 +81,7 @@ def instance_model(semantic, head_filters=64, name=None, freeze_semantic=False):
         # No BatchNorm: the heads start from nothing on small instance sets, where moving
         # statistics would lag far behind the weights for many epochs.
         x = features
-        for k, rate in enumerate((1, 2)):
+        for k, rate in enumerate(head_dilations):
             x = keras.layers.Conv2D(head_filters, 3, padding="same", dilation_rate=rate,
                                     name=f"{prefix}_{label}_conv{k + 1}")(x)
             x = keras.layers.ReLU(name=f"{prefix}_{label}_relu{k + 1}")(x)
