@@ -30,9 +30,9 @@ def instance_model(semantic, head_filters=64, head_dilations=(1, 2, 4, 8), name=
 
     The heads read the semantic model's decoder at a quarter of the output's size
     (its last features there) through 3x3 convolutions of growing dilation, so
-    that a pixel sees far enough to tell where its person's centre is (with the
-    default four, 31 quarter-size pixels across: 124 pixels of a 160-pixel
-    image), and their outputs are upsampled bilinearly.
+    that a pixel's head output combines enough of its person to tell where the
+    centre is (with the default four, 31 quarter-size pixels across: 124 pixels
+    of a 160-pixel image), and their outputs are upsampled bilinearly.
 
     Args:
         semantic: a binary `keras.Model` from a kerasseg builder (one foreground
@@ -40,8 +40,9 @@ def instance_model(semantic, head_filters=64, head_dilations=(1, 2, 4, 8), name=
             kept, so a trained person model starts the instance model.
         head_filters: channels of each new head's 3x3 convolutions.
         head_dilations: the dilation rate of each of those convolutions, in order
-            (one convolution per rate). Two, (1, 2), see 7 quarter-size pixels
-            across: too little to place the centre of a person larger than that.
+            (one convolution per rate). Two, (1, 2), combine 7 quarter-size
+            pixels across, and learned centres far more slowly
+            (`benchmarks/instance_heads.py`).
         name: the new model's name (default: the semantic model's + "_instances").
         freeze_semantic: train the heads alone: the semantic model's layers are
             not trainable (its BatchNorm in inference mode), so the foreground
