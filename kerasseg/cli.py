@@ -59,7 +59,7 @@ def _train(args):
         jit_compile=args.xla, precision=args.precision, strategy=args.strategy,
         overwrite=args.force, command="kerasseg " + shlex.join(args.argv), on_error=args.on_error,
         task=args.task, init_from=args.init_from, copy_paste=args.copy_paste,
-        freeze_semantic=args.freeze_semantic)
+        freeze_semantic=args.freeze_semantic, head_dilations=args.head_dilations)
     last = result["history"][-1] if result["history"] else {}
     summary = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
     print(f"\n{args.out}: {len(result['history'])} epochs ({result['epochs_run']} in this call); "
@@ -261,6 +261,9 @@ def build_parser():
     train.add_argument("--copy-paste", type=_probability, default=0.0, metavar="P",
                        help="with --task instances: the chance that a training photo gets people "
                             "from another training photo pasted on it (default 0: none)")
+    train.add_argument("--head-dilations", type=_dilations, metavar="D,D,...",
+                       help="with --task instances: the dilation of each 3x3 convolution of the "
+                            "centre and offset heads (default 1,2,4,8)")
     train.add_argument("--init-from", metavar="MODEL",
                        help="start from this zoo model's or .keras file's weights (same --model "
                             "and --arg values), e.g. person")
@@ -413,6 +416,17 @@ def _threshold(text):
             f"expected a probability between 0 and 1 (exclusive), got {text}: nothing or "
             "everything would be foreground")
     return value
+
+
+def _dilations(text):
+    try:
+        values = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected whole numbers of at least 1 separated by "
+                                         f"commas, e.g. 1,2,4,8, got {text}")
+    return values
 
 
 def _probability(text):

@@ -31,6 +31,8 @@ MONITOR = "val_dice"  # the log column best.keras is chosen by (higher is better
 # resume with the same settings.
 RECORDED_LATER = {"backend": "tensorflow", "loader": "tf.data", "task": "semantic",
                   "init_from": None}
+# Instance runs gained `head_dilations` when the default heads grew from two convolutions.
+INSTANCE_HEADS_BEFORE = [1, 2]
 
 
 def paths(out_dir):
@@ -97,6 +99,8 @@ def prepare(out_dir, paths, run_config, overwrite):
         # The command line may differ in spelling (flag order), and a run may move to
         # another machine; the settings may not change.
         old, new = {**RECORDED_LATER, **existing}, {**RECORDED_LATER, **run_config}
+        if old["task"] == "instances":
+            old.setdefault("head_dilations", INSTANCE_HEADS_BEFORE)
         changed = sorted(k for k in set(old) | set(new)
                          if k not in ("command", "device") and old.get(k) != new.get(k))
         # A folder whose run never completed an epoch (a crash or a kill in the

@@ -116,7 +116,7 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
                      masks_dir=None, mask_suffix="", jit_compile=None, precision="float32",
                      strategy="none", overwrite=False, command=None, verbose="auto",
                      on_error="raise", task="semantic", init_from=None, copy_paste=0.0,
-                     freeze_semantic=False):
+                     freeze_semantic=False, head_dilations=None):
     """Trains a kerasseg builder on a registered dataset: what `kerasseg train` runs.
 
     The run folder's config.json records the builder, its arguments and how
@@ -180,6 +180,9 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         freeze_semantic: instances only, with `init_from`: train the centre and
             offset heads alone, so the foreground stays exactly the mask of the
             semantic model they start from (`instance_model(freeze_semantic=True)`).
+        head_dilations: instances only: the dilation of each 3x3 convolution of
+            the centre and offset heads; None for `instance_model`'s default,
+            (1, 2, 4, 8). Recorded, so a resume builds the same heads.
 
     Returns:
         The dict `train` returns.
@@ -210,6 +213,14 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         raise ValueError(f"copy_paste is a probability, between 0 and 1, got {copy_paste!r}")
     if copy_paste and task != "instances":
         raise ValueError("copy-paste pastes people as new instances: it needs --task instances")
+    if head_dilations is not None and task != "instances":
+        raise ValueError("--head-dilations shapes an instance model's heads: it needs "
+                         "--task instances")
+    if task == "instances":
+        from kerasseg.instances.model import HEAD_DILATIONS, check_head_dilations
+
+        head_dilations = check_head_dilations(HEAD_DILATIONS if head_dilations is None
+                                              else head_dilations)
     if freeze_semantic and (task != "instances" or init_from is None):
         raise ValueError("--freeze-semantic trains an instance model's heads on a trained "
                          "semantic model: it needs --task instances and --init-from")
@@ -324,6 +335,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         config["copy_paste"] = float(copy_paste)
     if freeze_semantic:   # likewise
         config["freeze_semantic"] = True
+    if task == "instances":   # instance runs from before it: run.INSTANCE_HEADS_BEFORE
+        config["head_dilations"] = list(head_dilations)
     keras.utils.set_random_seed(seed)
 
     def build():
@@ -333,7 +346,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         if task == "instances":
             from kerasseg.instances.model import instance_model
 
-            built = instance_model(built, freeze_semantic=freeze_semantic)
+            built = instance_model(built, head_dilations=head_dilations,
+                                   freeze_semantic=freeze_semantic)
         return built
 
     return train(build, train_data, val_data,
@@ -383,6 +397,11 @@ def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
         value = settings[name]
         if value != defaults[name].default:
             words += [f"--{name.replace('_', '-')}", "none" if value is None else str(value)]
+    if settings["task"] == "instances":
+        from kerasseg.instances.model import HEAD_DILATIONS
+
+        if tuple(settings["head_dilations"]) != HEAD_DILATIONS:
+            words += ["--head-dilations", ",".join(map(str, settings["head_dilations"]))]
     for name, flag in (("augment", "augment"), ("jit_compile", "xla"),
                        ("freeze_semantic", "freeze-semantic")):
         # A recipe of one's own has no flag; config.json records its settings.

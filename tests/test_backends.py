@@ -143,7 +143,8 @@ with warnings.catch_warnings(record=True) as caught:
     result = train_on_dataset("unet", "pennfudan", sys.argv[1],
                               out_dir=sys.argv[2] + "/instances",
                               model_args={"filters": 4, "depth": 3}, image_size=32, epochs=1,
-                              task="instances", copy_paste=0.5, strategy="data-parallel",
+                              task="instances", copy_paste=0.5, head_dilations=(1, 2),
+                              strategy="data-parallel",
                               precision="mixed_bfloat16", verbose=0, train_split="val")
 assert any("sees 24 of the 27 val images" in str(w.message) for w in caught), caught
 model = keras.saving.load_model(result["last"], compile=False)
@@ -178,4 +179,6 @@ def test_data_parallel_on_two_devices_trains_as_one_and_bfloat16_and_instances_r
     assert json.loads((tmp_path / "data-parallel" / "config.json").read_text())["replicas"] == 2
     config = json.loads((tmp_path / "instances" / "config.json").read_text())
     assert (config["task"], config["copy_paste"], config["loader"], config["replicas"],
-            config["precision"]) == ("instances", 0.5, "grain", 2, "mixed_bfloat16")
+            config["precision"], config["head_dilations"]) == (
+        "instances", 0.5, "grain", 2, "mixed_bfloat16", [1, 2])
+    assert "--head-dilations 1,2" in config["command"]   # not the default: on the command

@@ -292,3 +292,15 @@ def test_a_run_resumes_on_another_machine_and_from_before_the_backend_was_record
     with pytest.raises(ValueError, match=r"different settings \(backend, loader\)"):
         run.prepare(str(out), files, {**settings, "backend": "jax", "loader": "grain"},
                     overwrite=False)
+
+    # An instance run from before the heads were recorded had heads of two convolutions: it
+    # resumes with --head-dilations 1,2, and is not mixed with today's default heads.
+    (out / "config.json").write_text(json.dumps({"epochs": 4, "loss": "bce+dice",
+                                                 "task": "instances",
+                                                 "command": "kerasseg train --epochs 4"}))
+    instances = {**settings, "task": "instances"}
+    assert run.prepare(str(out), files, {**instances, "head_dilations": [1, 2]},
+                       overwrite=False)[0] == 2
+    with pytest.raises(ValueError, match=r"different settings \(head_dilations\)"):
+        run.prepare(str(out), files, {**instances, "head_dilations": [1, 2, 4, 8]},
+                    overwrite=False)

@@ -113,4 +113,6 @@ def test_instance_training_without_instance_ids_is_refused_before_any_file(data_
     for without in (["--task", "instances"], ["--init-from", "person"]):
         assert main([*common, "--dataset", "pennfudan", "--freeze-semantic", *without]) == 2
         assert "it needs --task instances and --init-from" in capsys.readouterr().err
+    assert main([*common, "--dataset", "pennfudan", "--head-dilations", "1,2"]) == 2
+    assert "--head-dilations shapes an instance model's heads" in capsys.readouterr().err
     assert not out.exists()

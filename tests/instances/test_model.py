@@ -49,6 +49,15 @@ def test_the_head_gives_bounded_channels_and_keeps_the_semantic_weights():
     assert instance_model(deeplabv3plus((64, 64, 3), backbone="tiny")).output_shape[-1] == 4
     with pytest.raises(ValueError, match="binary kerasseg model"):
         instance_model(unet((64, 64, 3), num_classes=3, filters=8, depth=3))
+    # Each head: one 3x3 convolution per dilation, in order.
+    for dilations in ((1, 2, 4, 8), (1, 2)):
+        heads = instance_model(unet((64, 64, 3), filters=8, depth=3), head_dilations=dilations)
+        for head in ("centre", "offsets"):
+            convs = [layer for layer in heads.layers if f"_{head}_conv" in layer.name]
+            assert [c.dilation_rate for c in convs] == [(d, d) for d in dilations], head
+    for bad in ((), (1, 0), (1.5,)):
+        with pytest.raises(ValueError, match="head_dilations"):
+            instance_model(unet((64, 64, 3), filters=8, depth=3), head_dilations=bad)
 
 
 def test_frozen_semantic_model_keeps_its_foreground_while_the_heads_learn():
