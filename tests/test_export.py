@@ -73,6 +73,13 @@ def test_int8_file_has_uint8_io_and_a_sidecar(exports):
     details = interpreter.get_input_details()[0]
     assert details["dtype"] == np.uint8 and list(details["shape"]) == [1, SIZE, SIZE, 3]
     assert interpreter.get_output_details()[0]["dtype"] == np.uint8
+    # Only the input and output tensors keep their names (the others' cost bytes on a phone),
+    # and the signature its keys.
+    ends = {details["index"], interpreter.get_output_details()[0]["index"]}
+    named = {t["index"]: t["name"] for t in interpreter.get_tensor_details() if t["name"]}
+    assert set(named) == ends and named[details["index"]] == "serving_default_image:0", named
+    assert interpreter.get_signature_list() == {
+        "serving_default": {"inputs": ["image"], "outputs": ["output_0"]}}
     # The command line takes a zoo name: the card's labels go into the file's sidecar, and
     # the fidelity is measured on the card's evaluation split.
     sidecar = json.loads((exports["folder"] / "unet_int8.json").read_text())
