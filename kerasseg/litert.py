@@ -246,12 +246,16 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
     """An instance model's output -> instance ids and scores (numpy only).
 
     Centres are the local maxima of the heatmap (within `nms_size` pixels, above
-    `centre_threshold`; of equal neighbours, one), at most `top_k`; where there is
-    foreground but no such peak, the heatmap's maximum on the foreground is the one
-    centre. Every foreground pixel joins the centre nearest to where its offset
-    points, at the image's own size: the probability and offsets are resized there
-    first (offsets are fractions of the image, so they need no rescaling). An instance's score is its centre's
-    heatmap value times its mean foreground probability.
+    `centre_threshold`; of equal neighbours, one), at most `top_k`. Every foreground
+    pixel points, by its offset, to the centre nearest to where it points, at the
+    image's own size (the probability and offsets are resized there first; offsets
+    are fractions of the image, so they need no rescaling). Centres split the
+    foreground's connected components, they do not join them: each centre belongs to
+    the component holding most of the pixels that point to it, a component's pixels
+    join the nearest of its own centres, and a component that is no centre's is left
+    out (a fragment, or a person the heatmap missed). Where there is foreground but no
+    peak, the heatmap's maximum on the foreground is the one centre and all the
+    foreground its instance. An instance's score is its mean foreground probability.
 
     Args:
         output: (h, w, 4) channels as `INSTANCE_CHANNELS`, at the model's size.
@@ -282,8 +286,7 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
     local_max = np.lib.stride_tricks.sliding_window_view(padded, (nms_size, nms_size)).max(
         axis=(-2, -1))
     ys, xs = np.nonzero((heat >= local_max) & (heat > centre_threshold))
-    strength = heat[ys, xs]
-    order = np.argsort(-strength, kind="stable")
+    order = np.argsort(-heat[ys, xs], kind="stable")
     # Equal neighbours are all local maxima (a quantized heatmap has plateaus): of the
     # peaks within the window of a stronger or earlier one, only that one is kept.
     kept = []
@@ -292,39 +295,56 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
             kept.append(i)
             if len(kept) == top_k:
                 break
-    ys, xs, strength = ys[kept], xs[kept], strength[kept]
+    ys, xs = ys[kept], xs[kept]
     full = resize(output[..., [0, 2, 3]], (height, width))
     foreground = full[..., 0] > threshold
     ids = np.zeros((height, width), np.int32)
     if not foreground.any():
         return ids, []
-    if not len(ys):
+    peaks = len(ys) > 0
+    if not peaks:
         # Foreground but no peak above the threshold (a person filling a portrait spreads
         # the heatmap thin): the strongest point on the foreground is its one centre, so
-        # that someone is found, with the low score its heatmap gives.
+        # that someone is found.
         on = output[..., 0] > threshold
         y, x = np.unravel_index(np.argmax(np.where(on, heat, -np.inf) if on.any() else heat),
                                 heat.shape)
-        ys, xs, strength = np.array([y]), np.array([x]), np.array([heat[y, x]])
+        ys, xs = np.array([y]), np.array([x])
     # Centres at the image's size (pixel centres map through the resize).
     centres_y = (ys + 0.5) * height / h - 0.5
     centres_x = (xs + 0.5) * width / w - 0.5
     py, px = np.nonzero(foreground)
     pointed_y = py + full[py, px, 1] * height
     pointed_x = px + full[py, px, 2] * width
-    owner = np.empty(len(py), np.int64)
-    for start in range(0, len(py), 1 << 16):   # in blocks: pixels x centres can be large
-        part = slice(start, start + (1 << 16))
-        owner[part] = ((pointed_y[part, None] - centres_y[None]) ** 2
-                       + (pointed_x[part, None] - centres_x[None]) ** 2).argmin(axis=1)
+
+    def nearest(pixels, candidates):
+        """Index into `candidates` of the centre nearest to where each pixel points."""
+        found = np.empty(len(pixels), np.int64)
+        for start in range(0, len(pixels), 1 << 16):   # in blocks: pixels x centres is large
+            part = pixels[start:start + (1 << 16)]
+            found[start:start + len(part)] = (
+                (pointed_y[part, None] - centres_y[candidates][None]) ** 2
+                + (pointed_x[part, None] - centres_x[candidates][None]) ** 2).argmin(axis=1)
+        return found
+
+    everything = np.arange(len(py))
+    owner = nearest(everything, np.arange(len(ys)))
+    if peaks:
+        component = connected_components(foreground)[py, px]
+        votes = np.zeros((len(ys), int(component.max()) + 1), np.int64)
+        np.add.at(votes, (owner, component), 1)
+        home = np.where(votes.any(axis=1), votes.argmax(axis=1), 0)
+        owner = np.full(len(py), -1)
+        for part in np.unique(home[home > 0]):
+            mine, theirs = everything[component == part], np.flatnonzero(home == part)
+            owner[mine] = theirs[nearest(mine, theirs)]
     found = []
     for k in range(len(ys)):
         mine = owner == k
         area = int(mine.sum())
         if area == 0 or area < min_size:
             continue
-        score = float(strength[k] * full[py[mine], px[mine], 0].mean())
-        found.append((score, py[mine], px[mine]))
+        found.append((float(full[py[mine], px[mine], 0].mean()), py[mine], px[mine]))
     found.sort(key=lambda item: -item[0])
     instances = []
     for number, (score, iy, ix) in enumerate(found, start=1):
@@ -334,6 +354,49 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
                                   int(iy.max()) + 1],
                           "area": int(len(iy))})
     return ids, instances
+
+
+def connected_components(mask):
+    """(H, W) bool -> (H, W) int32 ids of its 8-connected regions, 1..n in raster order.
+
+    numpy and a loop over each row's runs (union-find), so that a device needs no
+    SciPy; the same regions as `scipy.ndimage.label` with a 3x3 structure.
+    """
+    mask = np.asarray(mask, bool)
+    height, width = mask.shape
+    edges = np.diff(np.pad(mask, ((0, 0), (1, 1))).astype(np.int8), axis=1)
+    rows, starts = np.nonzero(edges == 1)
+    ends = np.nonzero(edges == -1)[1]              # exclusive; same order as the starts
+    parent = list(range(len(starts)))   # a set's root is its first run, in raster order
+
+    def root(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    starts, ends = starts.tolist(), ends.tolist()
+    first = np.searchsorted(rows, np.arange(height + 1)).tolist()
+    for row in range(1, height):
+        i, j = first[row], first[row - 1]
+        while i < first[row + 1] and j < first[row]:
+            # Runs of adjacent rows touch (diagonals included) when each starts at most
+            # one column past the other's last.
+            if starts[i] <= ends[j] and starts[j] <= ends[i]:
+                a, b = root(i), root(j)
+                parent[max(a, b)] = min(a, b)
+            if ends[i] < ends[j]:
+                i += 1
+            else:
+                j += 1
+    roots = np.array([root(i) for i in range(len(starts))], np.int64)
+    number = np.zeros(len(starts), np.int32)
+    firsts = np.unique(roots)
+    number[firsts] = np.arange(1, len(firsts) + 1)
+    ids = np.zeros((height, width), np.int32)
+    for row, start, end, run_root in zip(rows, starts, ends, roots):
+        ids[row, start:end] = number[run_root]
+    return ids
 
 
 def instance_files(image, ids, instances, label="person", model=None, source=None):

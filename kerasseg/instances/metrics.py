@@ -11,13 +11,16 @@ average precision, all images pooled), AP50, AP75, and panoptic quality PQ
 """
 
 import numpy as np
-from scipy import ndimage, optimize
+from scipy import optimize
+
+from kerasseg.litert import connected_components
 
 
 def from_semantic(mask, min_size=0):
-    """(H, W) 0/1 mask -> (H, W) int32 instance ids 1..n (0 background), regions >= min_size pixels."""
-    labels, count = ndimage.label(np.asarray(mask).astype(bool), structure=np.ones((3, 3)))
-    if min_size and count:
+    """(H, W) 0/1 mask -> (H, W) int32 instance ids 1..n (0 background): its 8-connected
+    regions of at least min_size pixels."""
+    labels = connected_components(mask)
+    if min_size and labels.any():
         sizes = np.bincount(labels.ravel())
         small = np.flatnonzero(sizes < min_size)
         labels[np.isin(labels, small[small > 0])] = 0

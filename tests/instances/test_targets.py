@@ -41,18 +41,48 @@ def test_decode_by_hand_and_its_errors():
     upsampled = np.asarray(Image.fromarray(ids).resize((40, 20), Image.NEAREST))
     assert len(items) == 2 and (found > 0).sum() == pytest.approx((upsampled > 0).sum(), rel=0.1)
     # A person but no peak above the threshold (a heatmap spread thin): the strongest point
-    # on the foreground is the one centre, and its low value the score.
+    # on the foreground is the one centre, and all the foreground its instance.
     faint = instances.targets(ids)
     faint[..., 1] *= 0.05
     faint[0, 0, 1] = 0.08                                 # stronger, but off the people
     found, items = instances.decode(faint)
-    assert len(items) == 1 and items[0]["area"] == 9 + 24
-    assert items[0]["score"] == pytest.approx(0.05) and (found > 0).sum() == (ids > 0).sum()
+    assert len(items) == 1 and items[0]["area"] == 9 + 24 and (found > 0).sum() == (ids > 0).sum()
+    # The score is the mean foreground probability, whatever the centre's peak.
+    dim = instances.targets(ids)
+    dim[2:5, 2:5, 0] = 0.6
+    dim[..., 1] *= np.where(ids == 1, 0.5, 1.0)
+    scores = {i["area"]: i["score"] for i in instances.decode(dim)[1]}
+    assert scores == {24: pytest.approx(1.0), 9: pytest.approx(0.6)}
+    # Centres split components, they do not join them: pixels whose offsets point at the
+    # other person's centre stay with their own, and a region no centre is in is left out.
+    astray = instances.targets(ids)
+    y, x = np.mgrid[4:8, 10:12]
+    astray[4:8, 10:12, 2], astray[4:8, 10:12, 3] = (3 - y) / 10, (3 - x) / 20   # at (3, 3)
+    found, items = instances.decode(astray)
+    big = next(i["id"] for i in items if i["area"] == 24)
+    np.testing.assert_array_equal(found == big, ids == 7)
+    unseen = instances.targets(ids)
+    unseen[..., 1] *= (ids != 1)                           # the small one's peak is gone
+    found, items = instances.decode(unseen)
+    assert [i["area"] for i in items] == [24] and not found[ids == 1].any()
     # Nothing to find; a small instance dropped; a wrong output named.
     assert instances.decode(np.zeros((8, 8, 4), np.float32))[1] == []
     assert len(instances.decode(instances.targets(ids), min_size=10)[1]) == 1
     with pytest.raises(ValueError, match="4 channels"):
         instances.decode(np.zeros((8, 8, 2), np.float32))
+
+
+def test_connected_components_are_scipys_without_scipy(data_root):
+    from scipy import ndimage
+
+    from kerasseg.litert import connected_components
+
+    rng = np.random.default_rng(0)
+    masks = [rng.random(rng.integers(1, 40, 2)) < rng.random() for _ in range(200)]
+    masks += [ids > 0 for ids in _pennfudan(data_root, 10)] + [np.zeros((3, 3), bool)]
+    for mask in masks:
+        expected, _ = ndimage.label(mask, structure=np.ones((3, 3)))
+        np.testing.assert_array_equal(connected_components(mask), expected)
 
 
 def _pennfudan(data_root, count):
