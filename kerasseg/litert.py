@@ -247,9 +247,9 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
 
     Centres are the local maxima of the heatmap (within `nms_size` pixels, above
     `centre_threshold`; of equal neighbours, one), at most `top_k`. Every foreground
-    pixel points, by its offset, to the centre nearest to where it points, at the
-    image's own size (the probability and offsets are resized there first; offsets
-    are fractions of the image, so they need no rescaling). Centres split the
+    pixel is given to the centre nearest to where its offset points, at the image's
+    own size (the probability and offsets are resized there first; offsets are
+    fractions of the image, so they need no rescaling). Centres split the
     foreground's connected components, they do not join them: each centre belongs to
     the component holding most of the pixels that point to it, a component's pixels
     join the nearest of its own centres, and a component that is no centre's is left
@@ -330,6 +330,8 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
     everything = np.arange(len(py))
     owner = nearest(everything, np.arange(len(ys)))
     if peaks:
+        # Stray offsets would hand part of a person to a neighbour's centre, and a region
+        # without a peak to someone across the photo: centres only split components.
         component = connected_components(foreground)[py, px]
         votes = np.zeros((len(ys), int(component.max()) + 1), np.int64)
         np.add.at(votes, (owner, component), 1)
