@@ -42,9 +42,10 @@ def sidecar(model_name, height, width, labels, quantize, binary, instances=False
         output = {"kind": "instances", "channels": list(INSTANCE_CHANNELS),
                   "decode": ("foreground probability > threshold; centres = heatmap peaks "
                              "(local maxima above a threshold); each foreground pixel joins the "
-                             "centre nearest to pixel + offset * (height, width); score = centre "
-                             "value x mean foreground probability (kerasseg.litert."
-                             "decode_instances)")}
+                             "centre nearest to pixel + offset * (height, width), among the "
+                             "centres of its connected region (a centre's region: where most "
+                             "of its pixels are; a region with no centre is dropped); score = "
+                             "mean foreground probability (kerasseg.litert.decode_instances)")}
     else:
         output = {"kind": "probabilities", "channels": len(labels), "binary": binary,
                   "decode": ("argmax = class id; channel 1 is the foreground probability"
