@@ -46,10 +46,11 @@ def test_bad_arguments_are_named(kwargs, message):
         unet(input_shape=(64, 64, 3), **kwargs)
 
 
-@pytest.mark.parametrize("backbone", ["mobilenetv2", "resnet50"])
-def test_backbone_encoder(backbone):
-    model = unet(input_shape=(64, 64, 3), num_classes=1, backbone=backbone)
-    assert model.get_layer(f"unet_{backbone}").name == f"unet_{backbone}"
+def test_resnet50_encoder():
+    # MobileNetV2's U-Net is built, run and saved in test_every_model.py, and its nested
+    # encoder found by name below.
+    model = unet(input_shape=(64, 64, 3), num_classes=1, backbone="resnet50")
+    assert model.get_layer("unet_resnet50").name == "unet_resnet50"
     assert model.predict(np.zeros((1, 64, 64, 3)), verbose=0).shape == (1, 64, 64, 1)
 
 
