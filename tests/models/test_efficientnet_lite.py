@@ -124,6 +124,10 @@ def test_features_and_dilation(output_stride, tmp_path):
     strides = [64 // shape[1] for shape in model.output_shape]
     assert strides == [min(s, output_stride) for s in (2, 4, 8, 16, 32)]
     assert [shape[-1] for shape in model.output_shape] == [16, 24, 40, 112, 320]
+    if output_stride != 8:
+        # Stride 8 dilates the most stages; the model harness saves and reloads the encoder
+        # at 16 (DeepLabV3+) and undilated (U-Net).
+        return
     images = np.random.default_rng(0).random((1, 64, 64, 3), dtype=np.float32)
     path = tmp_path / "encoder.keras"
     model.save(path)
