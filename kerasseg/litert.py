@@ -328,8 +328,7 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
                 + (pointed_x[part, None] - centres_x[candidates][None]) ** 2).argmin(axis=1)
         return found
 
-    everything = np.arange(len(py))
-    owner = nearest(everything, np.arange(len(ys)))
+    owner = nearest(np.arange(len(py)), np.arange(len(ys)))
     if peaks:
         # Stray offsets would hand part of a person to a neighbour's centre, and a region
         # without a peak to someone across the photo: centres only split components.
@@ -339,7 +338,7 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
         home = np.where(votes.any(axis=1), votes.argmax(axis=1), 0)
         owner = np.full(len(py), -1)
         for part in np.unique(home[home > 0]):
-            mine, theirs = everything[component == part], np.flatnonzero(home == part)
+            mine, theirs = np.flatnonzero(component == part), np.flatnonzero(home == part)
             owner[mine] = theirs[nearest(mine, theirs)]
     found = []
     for k in range(len(ys)):
