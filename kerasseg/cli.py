@@ -266,7 +266,8 @@ def build_parser():
                             "centre and offset heads (default 1,2,4,8)")
     train.add_argument("--init-from", metavar="MODEL",
                        help="start from this zoo model's or .keras file's weights (same --model "
-                            "and --arg values), e.g. person")
+                            "and --arg values), e.g. person; with --task instances, an instance "
+                            "model's file starts the heads too")
     train.add_argument("--freeze-semantic", action="store_true",
                        help="with --task instances and --init-from: train the instance heads "
                             "alone, so the foreground stays exactly the starting model's mask")
@@ -375,7 +376,8 @@ def _add_model_arguments(parser):
 def _add_data_arguments(parser):
     parser.add_argument("--dataset", required=True, type=_dataset_spec,
                         help=f"one of {', '.join(NAMES)}; mix several as ccp+pennfudan, each "
-                             "with an optional :N (times per epoch), e.g. ccp+pennfudan:2")
+                             "with an optional :N (times per epoch) or share below 1 of its training "
+                             "photos, e.g. ccp+pennfudan:2+portraits:0.25")
     parser.add_argument("--mask-mode", help="how masks are read, e.g. --dataset ccp: person "
                                             "(default), parts or labels")
     parser.add_argument("--data-dir", required=True,

@@ -128,7 +128,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         model: a builder or preset name (`kerasseg.models.build_model`), e.g. "unet".
         dataset: a dataset name (`kerasseg.data.NAMES`) or a mixture such as
             "ccp+pennfudan:2" (each part split by its own rules; ":N" repeats
-            its training images N times per epoch).
+            its training images N times per epoch, a share below 1 such as
+            ":0.25" keeps that share of them).
         data_dir: the dataset folder, or a folder holding one named after it.
         out_dir: the run folder; an unfinished run there is resumed.
         model_args: builder arguments (e.g. {"backbone": "efficientnet_lite0"});
@@ -173,7 +174,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
             elsewhere).
         init_from: None, or a zoo name or `.keras` file whose weights start the
             builder's model (same builder and arguments), e.g. "person" for
-            person instances.
+            person instances; with task "instances", an instance model's file
+            starts the whole model, heads included (same head_dilations).
         copy_paste: instances only: the chance that a training photo gets
             people from another training photo pasted on it
             (`kerasseg.instances.copy_paste`); 0 for none.
@@ -266,7 +268,18 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         given = " ".join(f"--arg {name}={value!r}" for name, value in given_args.items())
         raise ValueError(f"--model {model} cannot be built with {given or 'its defaults'}: "
                          f"{error}") from None
-    start = _initial_weights(init_from, lambda: build_model(model, **model_args))
+
+    def build_semantic():
+        return build_model(model, **model_args)
+
+    def build_instances(semantic=None):
+        from kerasseg.instances.model import instance_model
+
+        return instance_model(semantic or build_semantic(), head_dilations=head_dilations,
+                              freeze_semantic=freeze_semantic)
+
+    start, start_task = _initial_weights(init_from, build_semantic,
+                                         build_instances if task == "instances" else None)
     # Replicas must agree on the number of steps: no ragged last batch across devices.
     if strategy != "none" and len(train_source.records) < batch_size:
         raise ValueError(
@@ -340,15 +353,14 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     keras.utils.set_random_seed(seed)
 
     def build():
-        built = build_model(model, **model_args)
+        if start_task == "instances":   # an instance model goes on training, heads and all
+            built = build_instances()
+            built.set_weights(start)
+            return built
+        built = build_semantic()
         if start is not None:
             built.set_weights(start)
-        if task == "instances":
-            from kerasseg.instances.model import instance_model
-
-            built = instance_model(built, head_dilations=head_dilations,
-                                   freeze_semantic=freeze_semantic)
-        return built
+        return build_instances(built) if task == "instances" else built
 
     return train(build, train_data, val_data,
                  out_dir=out_dir, epochs=epochs, loss=loss, num_classes=train_source.num_classes,
@@ -358,16 +370,23 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
                  config=config, overwrite=overwrite, verbose=verbose)
 
 
-def _initial_weights(init_from, build):
-    """The weights of `init_from` (a zoo name or .keras file) as a list for a model `build()`
-    makes, checked layer by layer; None without `init_from`."""
+def _initial_weights(init_from, build_semantic, build_instances=None):
+    """The weights of `init_from` (a zoo name or .keras file), checked layer by layer against
+    the model they start, and that model's task: (None, None) without `init_from`; a semantic
+    model starts `build_semantic()`'s model, an instance model `build_instances()`'s (given for
+    instance runs only)."""
     if init_from is None:
-        return None
+        return None, None
     from kerasseg import zoo
+    from kerasseg.instances.model import is_instance_model
     from kerasseg.saving import load_keras_model
 
     source = zoo.load(init_from) if zoo.is_name(init_from) else load_keras_model(init_from)
-    target = build()
+    task = "instances" if is_instance_model(source) else "semantic"
+    if task == "instances" and build_instances is None:
+        raise ValueError(f"--init-from {init_from} is an instance model: it starts --task "
+                         "instances runs only")
+    target = build_instances() if task == "instances" else build_semantic()
     ours = [(w.path, tuple(w.shape)) for w in target.weights]
     theirs = [(w.path, tuple(w.shape)) for w in source.weights]
     if [shape for _, shape in ours] != [shape for _, shape in theirs]:
@@ -375,8 +394,9 @@ def _initial_weights(init_from, build):
         detail = (f"{first[0][0]} is {first[0][1]} here, {first[1][1]} there" if first
                   else f"{len(ours)} weights here, {len(theirs)} there")
         raise ValueError(f"--init-from {init_from}: its weights do not fit the model to train "
-                         f"({detail}); give the same --model and --arg values it was built with")
-    return source.get_weights()
+                         f"({detail}); give the same --model and --arg values it was built with"
+                         + (" and the same --head-dilations" if task == "instances" else ""))
+    return source.get_weights(), task
 
 
 def _command_line(model, model_args, dataset, data_dir, out_dir, settings):

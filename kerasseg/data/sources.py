@@ -14,6 +14,7 @@ per epoch.
 import dataclasses
 import importlib
 import os
+import zlib
 
 import numpy as np
 
@@ -262,7 +263,8 @@ class Source:
 
 
 def parse_names(spec):
-    """"ccp+pennfudan:2" -> [("ccp", 1), ("pennfudan", 2)]; ValueError naming a bad part."""
+    """"ccp+pennfudan:2+portraits:0.25" -> [("ccp", 1), ("pennfudan", 2), ("portraits", 0.25)];
+    ValueError naming a bad part."""
     parts = []
     for part in str(spec).split("+"):
         name, _, weight = part.strip().partition(":")
@@ -270,15 +272,16 @@ def parse_names(spec):
             raise ValueError(f"unknown dataset {name!r} in {spec!r}; choose one of "
                              f"{', '.join(NAMES)} (mix several as ccp+pennfudan[:WEIGHT])")
         try:
-            count = int(weight) if weight else 1
+            count = float(weight) if weight else 1.0
         except ValueError:
-            count = 0
-        if count < 1:
+            count = float("nan")
+        if not (count >= 1 and count == int(count) or 0 < count < 1):
             raise ValueError(f"dataset weight {weight!r} in {spec!r} must be a whole number "
-                             "of times per epoch, at least 1")
+                             "of times per epoch, at least 1, or a share of the dataset's "
+                             "training photos between 0 and 1 (e.g. 0.25)")
         if any(name == seen for seen, _ in parts):
             raise ValueError(f"dataset {name!r} appears twice in {spec!r}")
-        parts.append((name, count))
+        parts.append((name, int(count) if count >= 1 else count))
     return parts
 
 
@@ -288,8 +291,10 @@ def source(name, data_dir, split="train", val_fraction=0.2, seed=0, mask_suffix=
 
     Args:
         name: one of `NAMES`, or several joined by "+", each with an optional
-            ":WEIGHT" (times per epoch in the "train" split; other splits take
-            each record once), e.g. "ccp+pennfudan:2".
+            ":WEIGHT" for the "train" split: a whole number repeats the part's
+            photos that many times per epoch, a share below 1 keeps that share of
+            them (the same photos every epoch, chosen with `seed`); other splits
+            take each record once. E.g. "ccp+pennfudan:2+portraits:0.25".
         data_dir: the dataset's folder, or a data root holding a subfolder
             named after each dataset (as ../shared/data does).
         split: "train", "val", "all"; "test" for PH2's official 40 cases and
@@ -347,8 +352,14 @@ def _mixture(parts, data_dir, split, val_fraction, seed, mode):
         # Ids and groups are prefixed so that two datasets never share one.
         tagged = [Record(f"{name}/{r.id}", r.image, r.mask, f"{name}/{r.group}",
                          {**r.meta, "dataset": name}) for r in part.records]
-        # Weights repeat training records only: every other split is scored as it is.
-        repeat = weight if split == "train" else 1
+        # Weights apply to training records only: every other split is scored as it is.
+        if split == "train" and weight < 1:
+            # A share keeps a seeded choice of the part's photos, in their order; the
+            # dataset's name is in the seed so that two parts' choices are independent.
+            rng = np.random.default_rng([seed, zlib.crc32(name.encode())])
+            keep = max(1, round(weight * len(tagged)))
+            tagged = [tagged[i] for i in sorted(rng.permutation(len(tagged))[:keep])]
+        repeat = weight if split == "train" and weight > 1 else 1
         records += tagged * repeat
         counts[name] = len(tagged) * repeat
     unchecked = any(s.allowed_values is None for s in sources)

@@ -88,8 +88,22 @@ def test_mixtures_keep_each_split_and_weight_only_training(data_root):
         source("ccp+pennfudan", data_root, "train", mode="parts")
     with pytest.raises(ValueError, match="none of ccp, pennfudan has the mask mode 'prts'"):
         source("ccp+pennfudan", data_root, "train", mode="prts")
+    # A share below 1 keeps that share of a part's training photos: seeded, in their order,
+    # and only in training.
+    shared = source("ccp:0.25+pennfudan", data_root, "train")
+    kept = [r for r in shared.records if r.meta["dataset"] == "ccp"]
+    assert shared.parts["ccp"] == len(kept) == round(0.25 * len(ccp_train.records))
+    assert [r.image for r in kept] == sorted(r.image for r in kept)
+    assert {r.image for r in kept} < {r.image for r in ccp_train.records}
+    assert [r.id for r in source("ccp:0.25+pennfudan", data_root, "train").records] == \
+        [r.id for r in shared.records]
+    assert [r.id for r in source("ccp:0.25+pennfudan", data_root, "train", seed=1).records] != \
+        [r.id for r in shared.records]
+    assert source("ccp:0.25+pennfudan", data_root, "val").parts == mixed_val.parts | {
+        "ccp": len(source("ccp", data_root, "val").records)}
     for bad, words in (("ccp+nothing", "unknown dataset 'nothing'"),
-                       ("ccp+pennfudan:0", "at least 1"), ("ccp+ccp", "appears twice")):
+                       ("ccp+pennfudan:0", "at least 1"), ("ccp+pennfudan:1.5", "share"),
+                       ("ccp+pennfudan:x", "whole number"), ("ccp+ccp", "appears twice")):
         with pytest.raises(ValueError, match=words):
             source(bad, data_root, "train")
 

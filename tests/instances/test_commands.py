@@ -116,3 +116,38 @@ def test_instance_training_without_instance_ids_is_refused_before_any_file(data_
     assert main([*common, "--dataset", "pennfudan", "--head-dilations", "1,2"]) == 2
     assert "--head-dilations shapes an instance model's heads" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_an_instance_model_starts_an_instance_run_heads_and_all(data_root, tmp_path, capsys):
+    """--init-from an instance model's file: the whole model, heads included, starts the run
+    (a run trained on one dataset goes on on another); other runs refuse it, named."""
+    import keras
+
+    from kerasseg import unet
+    from kerasseg.instances.model import instance_model
+    from kerasseg.saving import load_keras_model
+    from kerasseg.train import train_on_dataset
+
+    keras.utils.set_random_seed(1)
+    start = tmp_path / "start.keras"
+    instance_model(unet((32, 32, 3), filters=4, depth=3), head_dilations=(1, 2)).save(start)
+    common = ["train", "--model", "unet", "--arg", "filters=4", "--arg", "depth=3",
+              "--dataset", "pennfudan", "--data-dir", data_root, "--image-size", "32",
+              "--epochs", "1", "--init-from", str(start), "--out", str(tmp_path / "bad")]
+    assert main(common) == 2
+    assert "is an instance model: it starts --task instances runs only" in \
+        capsys.readouterr().err
+    assert main([*common, "--task", "instances"]) == 2   # the default heads: four convolutions
+    assert "the same --head-dilations" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+
+    # A step this small leaves every trained weight where the file had it.
+    result = train_on_dataset("unet", "pennfudan", data_root, out_dir=str(tmp_path / "run"),
+                              model_args={"filters": 4, "depth": 3}, image_size=32, epochs=1,
+                              learning_rate=1e-9, task="instances", head_dilations=(1, 2),
+                              init_from=str(start), augment=False, verbose=0, train_split="val")
+    trained, before = load_keras_model(result["last"]), load_keras_model(str(start))
+    assert len(trained.trainable_weights) == len(before.trainable_weights)
+    for ours, theirs in zip(trained.trainable_weights, before.trainable_weights):
+        np.testing.assert_allclose(np.asarray(ours), np.asarray(theirs), atol=1e-6,
+                                   err_msg=ours.path)
