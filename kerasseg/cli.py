@@ -187,7 +187,7 @@ def build_parser():
                       help=f"training images (default: {default['train_count']})")
     demo.add_argument("--test-count", type=_positive_int, default=default["test_count"],
                       help=f"held-out images (default: {default['test_count']})")
-    demo.add_argument("--seed", type=int, default=default["seed"],
+    demo.add_argument("--seed", type=_seed, default=default["seed"],
                       help=f"random seed (default: {default['seed']})")
     demo.add_argument("--data-dir", help="a PH2 copy (or its parent): also compare the zoo's PH2 "
                                          "models and Otsu on its real validation images")
@@ -384,7 +384,8 @@ def _add_data_arguments(parser):
                         help="the dataset folder (or a folder holding one named after the dataset)")
     parser.add_argument("--val-fraction", type=_fraction, default=0.2,
                         help="share held out as 'val' where there is no official split (default: 0.2)")
-    parser.add_argument("--seed", type=int, default=0, help="seed of splits, shuffles and weights")
+    parser.add_argument("--seed", type=_seed, default=0,
+                        help="seed of splits, shuffles and weights")
     parser.add_argument("--masks-dir", help="for --dataset folder: the masks folder (default: "
                                             "--data-dir)")
     parser.add_argument("--mask-suffix", default="",
@@ -435,6 +436,16 @@ def _probability(text):
     value = _number(text)
     if not 0.0 <= value <= 1.0:  # NaN fails this too
         raise argparse.ArgumentTypeError(f"expected a probability from 0 to 1, got {text}")
+    return value
+
+
+def _seed(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0, got {text}")
     return value
 
 

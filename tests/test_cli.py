@@ -29,6 +29,10 @@ def test_bad_arguments_are_named(capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--epochs", "0"])
     assert "expected a positive integer, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--model", "unet", "--dataset", "ph2", "--data-dir", ".", "--out", "x",
+              "--seed", "-1"])
+    assert "--seed: expected a whole number from 0, got -1" in capsys.readouterr().err
 
 
 def test_demo_bad_image_size_is_a_clear_error(tmp_path, capsys):

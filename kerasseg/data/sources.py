@@ -275,7 +275,7 @@ def parse_names(spec):
             count = float(weight) if weight else 1.0
         except ValueError:
             count = float("nan")
-        if not (count >= 1 and count == int(count) or 0 < count < 1):
+        if not (1 <= count < 2 ** 31 and count == int(count) or 0 < count < 1):
             raise ValueError(f"dataset weight {weight!r} in {spec!r} must be a whole number "
                              "of times per epoch, at least 1, or a share of the dataset's "
                              "training photos between 0 and 1 (e.g. 0.25)")
@@ -293,8 +293,8 @@ def source(name, data_dir, split="train", val_fraction=0.2, seed=0, mask_suffix=
         name: one of `NAMES`, or several joined by "+", each with an optional
             ":WEIGHT" for the "train" split: a whole number repeats the part's
             photos that many times per epoch, a share below 1 keeps that share of
-            them (the same photos every epoch, chosen with `seed`); other splits
-            take each record once. E.g. "ccp+pennfudan:2+portraits:0.25".
+            them (at least one; the same photos every epoch, chosen with `seed`);
+            other splits take each record once. E.g. "ccp+pennfudan:2+portraits:0.25".
         data_dir: the dataset's folder, or a data root holding a subfolder
             named after each dataset (as ../shared/data does).
         split: "train", "val", "all"; "test" for PH2's official 40 cases and
@@ -315,6 +315,10 @@ def source(name, data_dir, split="train", val_fraction=0.2, seed=0, mask_suffix=
     parts = parse_names(name)
     if len(parts) > 1:
         return _mixture(parts, data_dir, split, val_fraction, seed, mode)
+    if parts[0][1] != 1:
+        raise ValueError(f"a weight (:{parts[0][1]}) weighs one dataset of a mixture against "
+                         f"the others, e.g. {parts[0][0]}:{parts[0][1]}+pennfudan; {name!r} is "
+                         "one dataset")
     entry = DATASETS[parts[0][0]]
     chosen_mode = entry.mode(mode)
     options = {"masks_dir": masks_dir, "mask_suffix": mask_suffix} if entry.name == "folder" else {}

@@ -103,7 +103,8 @@ def test_mixtures_keep_each_split_and_weight_only_training(data_root):
         "ccp": len(source("ccp", data_root, "val").records)}
     for bad, words in (("ccp+nothing", "unknown dataset 'nothing'"),
                        ("ccp+pennfudan:0", "at least 1"), ("ccp+pennfudan:1.5", "share"),
-                       ("ccp+pennfudan:x", "whole number"), ("ccp+ccp", "appears twice")):
+                       ("ccp+pennfudan:x", "whole number"), ("ccp+pennfudan:inf", "whole number"),
+                       ("ccp:0.25", "'ccp:0.25' is one dataset"), ("ccp+ccp", "appears twice")):
         with pytest.raises(ValueError, match=words):
             source(bad, data_root, "train")
 
