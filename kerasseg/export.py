@@ -493,10 +493,15 @@ def export_tflite(model, out_path, quantize="none", representative=None, int8_io
 
 def dataset_split(spec):
     """"ph2:train" -> ("ph2", "train"); a mixture's weights stay with its name:
-    "isic2018+ph2:2:train" -> ("isic2018+ph2:2", "train"), "isic2018+ph2:2" ->
-    ("isic2018+ph2:2", "")."""
+    "isic2018+ph2:2:train" -> ("isic2018+ph2:2", "train"), "isic2018+ph2:0.5" ->
+    ("isic2018+ph2:0.5", "")."""
     name, _, split = str(spec).rpartition(":")
-    return (name, split) if name and not split.isdigit() else (str(spec), "")
+    try:
+        float(split)
+        weight = True
+    except ValueError:
+        weight = False
+    return (name, split) if name and not weight else (str(spec), "")
 
 
 def export_model(model, out, export_format="tflite", quantize="none", data_dir=None,

@@ -165,6 +165,8 @@ def test_dataset_and_split_of_a_data_option_keep_a_mixtures_weights():
     # The lesion card's own export command calibrates on "isic2018+ph2:2:train".
     assert dataset_split("isic2018+ph2:2:train") == ("isic2018+ph2:2", "train")
     assert dataset_split("isic2018+ph2:2") == ("isic2018+ph2:2", "")
+    assert dataset_split("isic2018+ph2:0.5") == ("isic2018+ph2:0.5", "")
+    assert dataset_split("isic2018+ph2:0.5:val") == ("isic2018+ph2:0.5", "val")
     assert dataset_split("ph2:val") == ("ph2", "val") and dataset_split("ph2") == ("ph2", "")
 
 
