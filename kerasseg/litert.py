@@ -243,7 +243,7 @@ def instances_of(segmenter, image, **options):
 
 
 def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms_size=None,
-                     top_k=100, min_size=0):
+                     top_k=100, min_size=0, foreground=None):
     """An instance model's output -> instance ids and scores (numpy only).
 
     Centres are the local maxima of the heatmap (within `nms_size` pixels, above
@@ -268,6 +268,9 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
             photos, where 7 pixels of 160 left two centres on many a person).
         top_k: at most this many instances, the strongest centres first.
         min_size: instances smaller than this many pixels (at `size`) are dropped.
+        foreground: None, or an (H, W) bool mask at `size` to group instead of the
+            thresholded probability: with the true mask, it measures what the
+            centres and offsets alone are worth (`benchmarks/instance_errors.py`).
 
     Returns:
         (ids, instances): (H, W) int32 ids, 0 background and 1..k by descending score,
@@ -298,7 +301,12 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
                 break
     ys, xs = ys[kept], xs[kept]
     full = resize(output[..., [0, 2, 3]], (height, width))
-    foreground = full[..., 0] > threshold
+    if foreground is None:
+        foreground = full[..., 0] > threshold
+    elif np.shape(foreground) != (height, width):
+        raise ValueError(f"foreground has shape {np.shape(foreground)}, not the decoded size "
+                         f"{(height, width)}")
+    foreground = np.asarray(foreground, bool)
     ids = np.zeros((height, width), np.int32)
     if not foreground.any():
         return ids, []

@@ -65,6 +65,16 @@ def test_decode_by_hand_and_its_errors():
     unseen[..., 1] *= (ids != 1)                           # the small one's peak is gone
     found, items = instances.decode(unseen)
     assert [i["area"] for i in items] == [24] and not found[ids == 1].any()
+    # A foreground given instead of the thresholded probability is what gets grouped: the
+    # people's true masks, with a pixel the probability had left out.
+    wider = ids.copy()
+    wider[8, 10] = 7
+    thin = instances.targets(ids)
+    found, items = instances.decode(thin, foreground=wider > 0)
+    np.testing.assert_array_equal(found > 0, wider > 0)
+    assert sorted(i["area"] for i in items) == [9, 25]
+    with pytest.raises(ValueError, match=r"foreground has shape \(10, 10\)"):
+        instances.decode(thin, foreground=np.ones((10, 10), bool))
     # Nothing to find; a small instance dropped; a wrong output named.
     assert instances.decode(np.zeros((8, 8, 4), np.float32))[1] == []
     assert len(instances.decode(instances.targets(ids), min_size=10)[1]) == 1
