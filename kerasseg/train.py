@@ -275,7 +275,8 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     def build_instances(semantic=None):
         from kerasseg.instances.model import instance_model
 
-        return instance_model(semantic or build_semantic(), head_dilations=head_dilations,
+        return instance_model(build_semantic() if semantic is None else semantic,
+                              head_dilations=head_dilations,
                               freeze_semantic=freeze_semantic)
 
     start, start_task = _initial_weights(init_from, build_semantic,
