@@ -64,6 +64,8 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
     chosen = os.path.join(run, f"{checkpoint}.keras")
     if not os.path.isfile(chosen):
         raise ValueError(f"{chosen}: not found; the run folder has no {checkpoint} checkpoint")
+    # Read before anything is written: the run may have started from the card it replaces.
+    started_from = _started_from(config.get("init_from"), zoo_dir)
     folder = os.path.join(zoo_dir, name)
     os.makedirs(folder, exist_ok=True)
     model = load_keras_model(chosen)
@@ -133,6 +135,7 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
                      **({"freeze_encoder_epochs": config["freeze_encoder_epochs"]}
                         if config.get("freeze_encoder_epochs") else {}),
                      "weights_from": weights_from, "epochs_logged": epochs_logged,
+                     **({"started_from": started_from} if started_from else {}),
                      "backend": config.get("backend", "tensorflow"),
                      # Runs from before "device" was recorded trained here.
                      "machine": config.get("device") or
@@ -186,6 +189,21 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
     }
     zoo.write_card(os.path.join(folder, "card.json"), info)
     return info
+
+
+def _started_from(init_from, zoo_dir):
+    """What a run's first weights were, for its card: None, {"model": a .keras file}, or a zoo
+    model with its card's data and training (which nest its own start, if it had one), copied
+    because publishing may replace that card."""
+    if init_from is None:
+        return None
+    if not zoo.is_name(init_from, zoo_dir):
+        return {"model": init_from}
+    before = zoo.card(init_from, zoo_dir)
+    return {"model": init_from, "dataset": before["dataset"]["name"],
+            "train_images": before["dataset"]["train_images"], "image_size":
+            [before["input"]["height"], before["input"]["width"]],
+            "training": before["training"]}
 
 
 def export_files(name, model, data, calibration_data, labels, zoo_dir):

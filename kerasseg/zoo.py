@@ -151,6 +151,7 @@ def describe(name, zoo_dir=None):
         f"  labels        {', '.join(info['labels'])}",
         f"  trained on    {data['name']} {data['train_split']} ({data['train_images']} images)",
         f"  trained with  {info['training']['command']}",
+        *_starts(info["training"]),
         f"  scores        on {data['name']} {metrics['split']} ({metrics['images']} images): "
         + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("dice", "iou", "accuracy", "sensitivity",
                                                       "specificity", "thresholded_jaccard")
@@ -178,6 +179,19 @@ def describe(name, zoo_dir=None):
             f"LiteRT {entry['latency_ms']['1']:.1f} ms (1 thread) / "
             f"{entry['latency_ms']['2']:.1f} ms (2) on {entry.get('latency_cpu', 'an unnamed CPU')}")
     return "\n".join(lines)
+
+
+def _starts(training):
+    """One line for each model a card's training started from, the first start last."""
+    lines = []
+    while "started_from" in training:
+        start = training["started_from"]
+        training = start.get("training", {})
+        lines.append(f"  started from  {start['model']}" + (
+            f", trained on {start['dataset']} ({start['train_images']} images) at "
+            f"{start['image_size'][0]}x{start['image_size'][1]} with {training['command']}"
+            if training else ""))
+    return lines
 
 
 def table(zoo_dir=None):

@@ -154,7 +154,7 @@ def test_readme_zoo_table_is_generated_from_the_cards():
 
 
 def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tmp_path):
-    from kerasseg.publish import publish
+    from kerasseg.publish import _started_from, publish
     from kerasseg.run import CONFIG
     from kerasseg.train import train_on_dataset
 
@@ -171,6 +171,17 @@ def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tm
     assert "tiny-ph2: a tiny test U-Net" in zoo.describe("tiny-ph2", zoo_dir)
     assert zoo.load("tiny-ph2", zoo_dir).output_shape == (None, 32, 32, 1)
     assert os.path.isfile(zoo.tflite("tiny-ph2", "int8", zoo_dir))
+
+    # A run started from a zoo model keeps that model's data and training on its card, read
+    # before publishing replaces it; `zoo show` names each start.
+    started = _started_from("tiny-ph2", zoo_dir)
+    assert started["training"] == card["training"] and started["image_size"] == [32, 32]
+    assert _started_from(str(run / "last.keras"), zoo_dir) == {"model": str(run / "last.keras")}
+    assert _started_from(None, zoo_dir) is None
+    again = {**card, "training": {**card["training"], "started_from": started}}
+    zoo.write_card(os.path.join(zoo_dir, "tiny-ph2", "card.json"), again)
+    assert ("started from  tiny-ph2, trained on ph2 (128 images) at 32x32 with kerasseg train "
+            "--model unet") in zoo.describe("tiny-ph2", zoo_dir)
 
     # An unfinished run is refused before anything is written.
     config = json.loads((run / CONFIG).read_text())
