@@ -157,8 +157,9 @@ def test_page_draws_the_overlay_and_runs_the_webcam(browser, data_root, tmp_path
     drawn = np.asarray(Image.open(shot).convert("RGB"))[y:y + height, x:x + width].astype(int)
     # Where the mask says person, the photo is tinted with class 1's red, and nowhere else.
     tinted = drawn[..., 0] - drawn[..., 1:].max(axis=-1) > 60
-    mask = np.asarray(Image.fromarray(mask.reshape(224, 224)).resize((width, height),
-                                                                     Image.NEAREST)) > 0
+    side = zoo.card("person")["input"]
+    mask = mask.reshape(side["height"], side["width"])
+    mask = np.asarray(Image.fromarray(mask).resize((width, height), Image.NEAREST)) > 0
     assert mask.mean() > 0.05 and (tinted == mask).mean() >= 0.9, (mask.mean(),
                                                                    (tinted == mask).mean())
     if os.environ.get("KERASSEG_SCREENSHOT"):   # for the README's picture
