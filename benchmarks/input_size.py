@@ -42,12 +42,17 @@ def main():
     if any(size < 32 or size % 32 for size in args.sizes):
         parser.error(f"--sizes must be multiples of 32 (the encoders' stride), got {args.sizes}")
 
-    from kerasseg import evaluate, zoo
+    from kerasseg import evaluate, segmenter
     from kerasseg.data.sources import source
-    from kerasseg.saving import load_keras_model
     from kerasseg.segmenter import KerasSegmenter
 
-    model = zoo.load(args.model) if zoo.is_name(args.model) else load_keras_model(args.model)
+    try:
+        loaded = segmenter.load(args.model)
+    except ValueError as error:
+        parser.error(str(error))
+    if not isinstance(loaded, KerasSegmenter):
+        parser.error(f"--model {args.model}: a zoo name or a .keras file is needed")
+    model = loaded.model
     split = source(args.dataset, args.data, args.split, mode=args.mask_mode)
     print(f"{args.model} on {args.dataset} {args.split} ({len(split.records)} images), "
           "same weights at each size: IoU / Dice")
@@ -61,7 +66,7 @@ def main():
         rows.append([f"{size}x{size}", f"{report['iou']:.4f} / {report['dice']:.4f}"]
                     + [f"{parts[g]['mean']['iou']:.4f} / {parts[g]['mean']['dice']:.4f}"
                        for g in groups])
-    print("| input | all | " + " | ".join(groups) + " |")
+    print("| " + " | ".join(["input", "all"] + groups) + " |")
     print("|---" * (2 + len(groups)) + "|")
     for row in rows:
         print("| " + " | ".join(row) + " |")
