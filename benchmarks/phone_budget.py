@@ -38,6 +38,8 @@ CANDIDATES = [
     ("lite0, slim decoder 8", 128, {**SLIM, "filters": 8}),
     ("lite0, slim decoder 6", 128, {**SLIM, "filters": 6}),
     ("lite0, slim decoder 4", 128, {**SLIM, "filters": 4}),
+    ("lite0, slim decoder 4", 160, {**SLIM, "filters": 4}),
+    ("lite0, slim decoder 4", 192, {**SLIM, "filters": 4}),
     ("tiny encoder (no ImageNet), slim decoder 8", 160, {**TINY, "filters": 8}),
     ("tiny encoder (no ImageNet), slim decoder 8", 128, {**TINY, "filters": 8}),
     ("plain U-Net (no ImageNet), filters 8", 256,
