@@ -2,6 +2,7 @@
 
     python tools/carry.py data ../shared/data .carry/data --datasets ccp,pennfudan,portraits --size 224
     python tools/carry.py encoder lite0 4 .carry/lite0-depth4.weights.h5
+    python tools/carry.py encoder lite0 4 .carry/person-encoder.weights.h5 --from person
 
 `data` writes each dataset in its own layout, every photo and its mask resized
 by the same factor so the longer side is at most --size (photos re-encoded as
@@ -10,7 +11,9 @@ resized nearest-neighbour, .mat masks rewritten with the same variables). A
 training at --size reads them as it reads the originals. `encoder` writes the
 ImageNet weights of an EfficientNet-Lite encoder cut at `depth` as a Keras
 weights file, a few MB instead of the package's full .pth: pass it as
-`--arg weights=PATH` with the same backbone and depth.
+`--arg weights=PATH` with the same backbone and depth. With `--from MODEL` it
+writes the encoder of a zoo model (or .keras file) on that encoder instead, to
+start another network from it (a slimmer decoder, another input size).
 
 Both refuse to write into a folder or file that exists: nothing is overwritten.
 """
@@ -68,14 +71,39 @@ def copy_dataset(source, target, longest, quality=90):
     return count, size
 
 
-def save_encoder(variant, depth, path, size=224):
+def save_encoder(variant, depth, path, size=224, source=None):
     import keras
 
     from kerasseg.models.efficientnet import efficientnet_lite_features
 
     images = keras.Input((size, size, 3))
-    features = efficientnet_lite_features(images, variant, weights="imagenet", depth=depth)
-    keras.Model(images, features).save_weights(path)
+    features = efficientnet_lite_features(images, variant, weights=None if source else "imagenet",
+                                          depth=depth)
+    encoder = keras.Model(images, features)
+    if source:
+        _copy_encoder(encoder, variant, source)
+    encoder.save_weights(path)
+
+
+def _copy_encoder(encoder, variant, source):
+    """Sets `encoder`'s layers from the same layers of the model `source` (a zoo name or .keras
+    file built on that EfficientNet-Lite variant, whose encoder layers are named
+    `..._efficientnet_VARIANT_LAYER`)."""
+    from kerasseg import zoo
+    from kerasseg.saving import load_keras_model
+
+    model = zoo.load(source) if zoo.is_name(source) else load_keras_model(source)
+    marker = f"efficientnet_{variant}_"
+    theirs = {layer.name.split(marker, 1)[1]: layer for layer in model.layers
+              if marker in layer.name}
+    for layer in encoder.layers:
+        if not layer.weights:
+            continue
+        name = layer.name.split("_", 1)[1]   # "backbone_stem_conv" -> "stem_conv"
+        if name not in theirs:
+            sys.exit(f"carry.py: --from {source} has no EfficientNet-{variant.title()} layer "
+                     f"{name}; is it built on that encoder, at this depth or deeper?")
+        layer.set_weights(theirs[name].get_weights())
 
 
 def main(argv=None):
@@ -91,11 +119,14 @@ def main(argv=None):
     encoder.add_argument("variant", choices=["lite0", "lite1", "lite2"])
     encoder.add_argument("depth", type=int)
     encoder.add_argument("out", help="a new .weights.h5 file")
+    encoder.add_argument("--from", dest="source", metavar="MODEL",
+                         help="copy the encoder of this zoo model or .keras file (built on the "
+                              "same variant) instead of ImageNet's")
     args = parser.parse_args(argv)
     if os.path.exists(args.out):
         sys.exit(f"carry.py: {args.out} exists; give a new path")
     if args.command == "encoder":
-        save_encoder(args.variant, args.depth, args.out)
+        save_encoder(args.variant, args.depth, args.out, source=args.source)
         print(f"{args.out}: {os.path.getsize(args.out) / 1e6:.1f} MB")
         return
     for name in args.datasets.split(","):
