@@ -87,15 +87,15 @@ def save_encoder(variant, depth, path, size=224, source=None):
 
 def _copy_encoder(encoder, variant, source):
     """Sets `encoder`'s layers from the same layers of the model `source` (a zoo name or .keras
-    file built on that EfficientNet-Lite variant, whose encoder layers are named
-    `..._efficientnet_VARIANT_LAYER`)."""
+    file built by a kerasseg builder on that EfficientNet-Lite variant)."""
     from kerasseg import zoo
+    from kerasseg.models.backbones import encoder_layers
     from kerasseg.saving import load_keras_model
 
     model = zoo.load(source) if zoo.is_name(source) else load_keras_model(source)
-    marker = f"efficientnet_{variant}_"
-    theirs = {layer.name.split(marker, 1)[1]: layer for layer in model.layers
-              if marker in layer.name}
+    prefix = f"{model.name}_efficientnet_{variant}_"
+    theirs = {layer.name[len(prefix):]: layer for layer in encoder_layers(model)
+              if layer.name.startswith(prefix)}
     for layer in encoder.layers:
         if not layer.weights:
             continue
