@@ -50,8 +50,7 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
 
     from kerasseg import evaluate, export
     from kerasseg.data.sources import source
-    from kerasseg.litert import cpu_description
-    from kerasseg.run import read_config, read_log
+    from kerasseg.run import read_config
     from kerasseg.saving import load_keras_model
     from kerasseg.segmenter import KerasSegmenter
 
@@ -65,7 +64,7 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
     if not os.path.isfile(chosen):
         raise ValueError(f"{chosen}: not found; the run folder has no {checkpoint} checkpoint")
     # Read before anything is written: the run may have started from the card it replaces.
-    started_from = _started_from(config.get("init_from"), zoo_dir)
+    training = _training(run, config, checkpoint, zoo_dir)
     folder = os.path.join(zoo_dir, name)
     os.makedirs(folder, exist_ok=True)
     model = load_keras_model(chosen)
@@ -95,15 +94,6 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
                               val_fraction=config["val_fraction"], seed=config["seed"], mode=mode)
     lite = export_files(name, model, with_ids, calibration_data, labels, zoo_dir)
 
-    log = read_log(os.path.join(run, "log.csv"))
-    epochs_logged = len(log)
-    if checkpoint == "last":
-        weights_from = "last epoch (no selection on the evaluation split)"
-    else:
-        best = max(log, key=lambda row: row.get("val_dice", -1.0))
-        weights_from = (f"epoch {int(best['epoch']) + 1} of {epochs_logged}, the best validation "
-                        f"Dice ({best['val_dice']:.4f}); the last epoch's was "
-                        f"{log[-1]['val_dice']:.4f}")
     binary = data.num_classes == 1
     encoder = _encoder(config["model_args"])
     output = ("logits of the foreground (sigmoid > 0.5 = foreground)" if binary else
@@ -128,18 +118,7 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
                     "train_images": config["train_images"], "eval_split": eval_split,
                     "eval_images": len(data.records), "val_fraction": config["val_fraction"],
                     "split_seed": config["seed"]},
-        "training": {"command": config["command"], "epochs": config["epochs"],
-                     "batch_size": config["batch_size"], "loss": config["loss"],
-                     "learning_rate": config["learning_rate"], "schedule": config["schedule"],
-                     "augment": config["augment"],
-                     **({"freeze_encoder_epochs": config["freeze_encoder_epochs"]}
-                        if config.get("freeze_encoder_epochs") else {}),
-                     "weights_from": weights_from, "epochs_logged": epochs_logged,
-                     **({"started_from": started_from} if started_from else {}),
-                     "backend": config.get("backend", "tensorflow"),
-                     # Runs from before "device" was recorded trained here.
-                     "machine": config.get("device") or
-                     f"{cpu_description()}, {platform.machine()}, no GPU"},
+        "training": training,
         "metrics": {
             "split": eval_split, "images": report["images"],
             **{k: round(report[k], 4) for k in evaluate.METRICS if report[k] is not None},
@@ -191,19 +170,59 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
     return info
 
 
+def _training(run, config, checkpoint, zoo_dir):
+    """A card's `training`: the run's command and settings, which of its epochs the weights are,
+    and what it started from (nested, as far back as the starts are known)."""
+    from kerasseg.litert import cpu_description
+    from kerasseg.run import read_log
+
+    log = read_log(os.path.join(run, "log.csv"))
+    if checkpoint == "last":
+        weights_from = "last epoch (no selection on the evaluation split)"
+    else:
+        best = max(log, key=lambda row: row.get("val_dice", -1.0))
+        weights_from = (f"epoch {int(best['epoch']) + 1} of {len(log)}, the best validation "
+                        f"Dice ({best['val_dice']:.4f}); the last epoch's was "
+                        f"{log[-1]['val_dice']:.4f}")
+    started_from = _started_from(config.get("init_from"), zoo_dir)
+    return {"command": config["command"], "epochs": config["epochs"],
+            "batch_size": config["batch_size"], "loss": config["loss"],
+            "learning_rate": config["learning_rate"], "schedule": config["schedule"],
+            "augment": config["augment"],
+            **({"freeze_encoder_epochs": config["freeze_encoder_epochs"]}
+               if config.get("freeze_encoder_epochs") else {}),
+            "weights_from": weights_from, "epochs_logged": len(log),
+            **({"started_from": started_from} if started_from else {}),
+            "backend": config.get("backend", "tensorflow"),
+            # Runs from before "device" was recorded trained here.
+            "machine": config.get("device") or
+            f"{cpu_description()}, {platform.machine()}, no GPU"}
+
+
 def _started_from(init_from, zoo_dir):
-    """What a run's first weights were, for its card: None, {"model": a .keras file}, or a zoo
-    model with its card's data and training (which nest its own start, if it had one), copied
-    because publishing may replace that card."""
+    """What a run's first weights were, for its card: None; a zoo model or a run's last.keras or
+    best.keras, with the data and training that made it (which nest its own start, if it had
+    one), copied because publishing may replace that card and runs are not shipped; or
+    {"model": path} for any other .keras file."""
+    from kerasseg.run import CONFIG, read_config
+
     if init_from is None:
         return None
-    if not zoo.is_name(init_from, zoo_dir):
+    if zoo.is_name(init_from, zoo_dir):
+        before = zoo.card(init_from, zoo_dir)
+        return {"model": init_from, "dataset": before["dataset"]["name"],
+                "train_images": before["dataset"]["train_images"], "image_size":
+                [before["input"]["height"], before["input"]["width"]],
+                "training": before["training"]}
+    run, file = os.path.split(init_from)
+    checkpoint = {"last.keras": "last", "best.keras": "best"}.get(file)
+    if checkpoint is None or not os.path.isfile(os.path.join(run, CONFIG)):
         return {"model": init_from}
-    before = zoo.card(init_from, zoo_dir)
-    return {"model": init_from, "dataset": before["dataset"]["name"],
-            "train_images": before["dataset"]["train_images"], "image_size":
-            [before["input"]["height"], before["input"]["width"]],
-            "training": before["training"]}
+    config = read_config(run, finished=False)
+    return {"model": init_from, "dataset": config["dataset"],
+            "train_images": config["train_images"],
+            "image_size": list(config["model_args"]["input_shape"][:2]),
+            "training": _training(run, config, checkpoint, zoo_dir)}
 
 
 def export_files(name, model, data, calibration_data, labels, zoo_dir):

@@ -176,8 +176,22 @@ def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tm
     # before publishing replaces it; `zoo show` names each start.
     started = _started_from("tiny-ph2", zoo_dir)
     assert started["training"] == card["training"] and started["image_size"] == [32, 32]
-    assert _started_from(str(run / "last.keras"), zoo_dir) == {"model": str(run / "last.keras")}
     assert _started_from(None, zoo_dir) is None
+    # A run's checkpoint brings that run's data and training, nesting its own start: runs are
+    # not shipped, so the card is where a chain of runs stays readable.
+    second = tmp_path / "second"
+    train_on_dataset("unet", "ph2", data_root, out_dir=str(second), image_size=32, epochs=1,
+                     model_args={"filters": 4, "depth": 2}, batch_size=16, verbose=0,
+                     init_from=str(run / "best.keras"))
+    chain = _started_from(str(second / "last.keras"), zoo_dir)
+    assert chain["dataset"] == "ph2" and chain["image_size"] == [32, 32]
+    assert chain["training"]["weights_from"].startswith("last epoch")
+    first = chain["training"]["started_from"]
+    assert first["model"] == str(run / "best.keras") and first["training"]["epochs_logged"] == 1
+    assert first["training"]["weights_from"].startswith("epoch 1 of 1, the best validation Dice")
+    assert "started_from" not in first["training"]
+    other = tmp_path / "elsewhere.keras"
+    assert _started_from(str(other), zoo_dir) == {"model": str(other)}
     again = {**card, "training": {**card["training"], "started_from": started}}
     zoo.write_card(os.path.join(zoo_dir, "tiny-ph2", "card.json"), again)
     assert ("started from  tiny-ph2, trained on ph2 (128 images) at 32x32 with kerasseg train "
