@@ -6,7 +6,9 @@ landscape, one person-probability channel). This script reads them straight from
 from an installed mediapipe package that has them) and runs them with LiteRT, as it runs the zoo
 model's own .tflite files: same images (the validation splits of CCP, Penn-Fudan and the portraits,
 which no zoo model trained on), same scoring (mean per-image IoU and Dice at each image's own size,
-foreground above 0.5), same interpreter, latency in the same run on the same CPU.
+foreground above 0.5), same interpreter, latency in the same run on the same CPU; the last column
+times each file in turn with MediaPipe's square model (one invoke each, alternately), so that the
+ratio holds while the machine's speed drifts.
 
 Usage:
     pip download mediapipe==0.10.14 --no-deps -d wheels/     # once
@@ -21,7 +23,9 @@ import argparse
 import glob
 import importlib.util
 import os
+import statistics
 import tempfile
+import time
 import zipfile
 
 import numpy as np
@@ -53,6 +57,17 @@ class _MediaPipeSelfie(Segmenter):
             self.interpreter.invoke()
             outputs.append(self.interpreter.get_tensor(self.exit["index"])[0])
         return np.stack(outputs)
+
+
+def in_turn(first, second, runs):
+    """Median milliseconds of each interpreter's invoke(), the two run alternately."""
+    times = ([], [])
+    for _ in range(runs):
+        for interpreter, found in zip((first, second), times):
+            start = time.perf_counter()
+            interpreter.invoke()
+            found.append(time.perf_counter() - start)
+    return tuple(1000 * statistics.median(found) for found in times)
 
 
 def mediapipe_files(wheel_pattern, scratch):
@@ -93,7 +108,7 @@ def main():
     from kerasseg import zoo
     from kerasseg.data.sources import source
     from kerasseg.evaluate import evaluate
-    from kerasseg.litert import TFLiteSegmenter, cpu_description, latency_ms
+    from kerasseg.litert import TFLiteSegmenter, cpu_description, latency_ms, ready_interpreter
     from kerasseg.segmenter import KerasSegmenter
 
     models = args.models or [name for name in zoo.names()
@@ -105,8 +120,10 @@ def main():
                              mode="person" if name == "ccp" else None) for name in SETS}
     rows = []
     with tempfile.TemporaryDirectory() as scratch:
+        files = mediapipe_files(args.mediapipe_wheel, scratch)
+        square = ready_interpreter(files["square 256x256"])
         candidates = [(f"MediaPipe selfie, {label}", path, _MediaPipeSelfie(path))
-                      for label, path in mediapipe_files(args.mediapipe_wheel, scratch).items()]
+                      for label, path in files.items()]
         for name in models:
             for variant in ("int8", "float16"):
                 path = zoo.tflite(name, variant)
@@ -118,9 +135,11 @@ def main():
             for data in datasets.values():
                 report = evaluate(segmenter, data.records, data.mask_reader, progress=False)
                 scores += [report["iou"], report["dice"]]
-            latency = ("-", "-")
+            latency = ("-", "-", "-")
             if path:
-                latency = tuple(f"{latency_ms(path, threads, args.runs):.1f}" for threads in (1, 2))
+                ours, theirs = in_turn(ready_interpreter(path), square, args.runs)
+                latency = (*(f"{latency_ms(path, threads, args.runs):.1f}" for threads in (1, 2)),
+                           f"{ours / theirs:.2f}x")
             rows.append((label, *scores,
                          f"{os.path.getsize(path) / 1e3:.0f} KB" if path else "-",
                          "x".join(map(str, segmenter.input_size)), *latency))
@@ -130,8 +149,9 @@ def main():
     print(f"\n{args.split} splits ({counts} images); mean per-image IoU and Dice at each "
           f"image's own size; LiteRT median of {args.runs} runs on {cpu_description()}\n")
     print("| model | " + " | ".join(f"{title} IoU | {title} Dice" for title in SETS.values())
-          + " | file | input | LiteRT 1 thread (ms) | 2 threads (ms) |")
-    print("|---" * (5 + 2 * len(SETS)) + "|")
+          + " | file | input | LiteRT 1 thread (ms) | 2 threads (ms) | 1 thread, in turn with "
+          "MediaPipe square |")
+    print("|---" * (6 + 2 * len(SETS)) + "|")
     for label, *cells in rows:
         scores, rest = cells[:2 * len(SETS)], cells[2 * len(SETS):]
         print(f"| {label} | " + " | ".join(f"{v:.4f}" for v in scores) + " | "

@@ -17,13 +17,11 @@ Usage:
 
 import argparse
 import os
-import statistics
 import tempfile
-import time
 
 import numpy as np
 
-from person_vs_mediapipe import mediapipe_files
+from person_vs_mediapipe import in_turn, mediapipe_files
 
 # U-Nets on the ImageNet EfficientNet-Lite0 encoder stopped at stride 16 (717K of its
 # parameters): `person`'s network, then slimmer decoders (one convolution a level, bilinear
@@ -46,17 +44,6 @@ CANDIDATES = [
      {"filters": 8, "depth": 4, "convs_per_level": 1, "upsampling": "bilinear"}),
 ]
 BUDGET_BYTES, BUDGET_RATIO = 1.0e6, 1.5
-
-
-def _in_turn(first, second, runs):
-    """Median milliseconds of each interpreter's invoke(), the two run alternately."""
-    times = ([], [])
-    for _ in range(runs):
-        for interpreter, found in zip((first, second), times):
-            start = time.perf_counter()
-            interpreter.invoke()
-            found.append(time.perf_counter() - start)
-    return tuple(1000 * statistics.median(found) for found in times)
 
 
 def main():
@@ -92,7 +79,7 @@ def main():
                 parser.error(left_out)
             with open(path, "wb") as f:
                 f.write(data)
-            ours, theirs = _in_turn(ready_interpreter(path), mediapipe, args.runs)
+            ours, theirs = in_turn(ready_interpreter(path), mediapipe, args.runs)
             size_bytes = os.path.getsize(path)
             fits = size_bytes <= BUDGET_BYTES and ours / theirs <= BUDGET_RATIO
             rows.append((label, f"{size}x{size}", f"{model.count_params():,}",
