@@ -170,9 +170,10 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
     return info
 
 
-def _training(run, config, checkpoint, zoo_dir):
+def _training(run, config, checkpoint, zoo_dir, seen=frozenset()):
     """A card's `training`: the run's command and settings, which of its epochs the weights are,
-    and what it started from (nested, as far back as the starts are known)."""
+    and what it started from (nested, as far back as the starts are known; `seen`: the run
+    folders already nested)."""
     from kerasseg.litert import cpu_description
     from kerasseg.run import read_log
 
@@ -184,7 +185,8 @@ def _training(run, config, checkpoint, zoo_dir):
         weights_from = (f"epoch {int(best['epoch']) + 1} of {len(log)}, the best validation "
                         f"Dice ({best['val_dice']:.4f}); the last epoch's was "
                         f"{log[-1]['val_dice']:.4f}")
-    started_from = _started_from(config.get("init_from"), zoo_dir)
+    started_from = _started_from(config.get("init_from"), zoo_dir,
+                                 seen | {os.path.realpath(run)})
     return {"command": config["command"], "epochs": config["epochs"],
             "batch_size": config["batch_size"], "loss": config["loss"],
             "learning_rate": config["learning_rate"], "schedule": config["schedule"],
@@ -199,11 +201,12 @@ def _training(run, config, checkpoint, zoo_dir):
             f"{cpu_description()}, {platform.machine()}, no GPU"}
 
 
-def _started_from(init_from, zoo_dir):
+def _started_from(init_from, zoo_dir, seen=frozenset()):
     """What a run's first weights were, for its card: None; a zoo model or a run's last.keras or
     best.keras, with the data and training that made it (which nest its own start, if it had
     one), copied because publishing may replace that card and runs are not shipped; or
-    {"model": path} for any other .keras file."""
+    {"model": path} for any other .keras file, or for a run folder already in `seen` (a run
+    trained again with --force from its own checkpoint describes the later run, not it)."""
     from kerasseg.run import CONFIG, read_config
 
     if init_from is None:
@@ -216,13 +219,14 @@ def _started_from(init_from, zoo_dir):
                 "training": before["training"]}
     run, file = os.path.split(init_from)
     checkpoint = {"last.keras": "last", "best.keras": "best"}.get(file)
-    if checkpoint is None or not os.path.isfile(os.path.join(run, CONFIG)):
+    if (checkpoint is None or not os.path.isfile(os.path.join(run, CONFIG))
+            or os.path.realpath(run) in seen):
         return {"model": init_from}
     config = read_config(run, finished=False)
     return {"model": init_from, "dataset": config["dataset"],
             "train_images": config["train_images"],
             "image_size": list(config["model_args"]["input_shape"][:2]),
-            "training": _training(run, config, checkpoint, zoo_dir)}
+            "training": _training(run, config, checkpoint, zoo_dir, seen)}
 
 
 def export_files(name, model, data, calibration_data, labels, zoo_dir):

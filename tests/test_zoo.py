@@ -190,6 +190,11 @@ def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tm
     assert first["model"] == str(run / "best.keras") and first["training"]["epochs_logged"] == 1
     assert first["training"]["weights_from"].startswith("epoch 1 of 1, the best validation Dice")
     assert "started_from" not in first["training"]
+    # A folder trained again from its own checkpoint (--force) is not followed round in a loop.
+    config = json.loads((second / CONFIG).read_text())
+    (second / CONFIG).write_text(json.dumps({**config, "init_from": str(second / "last.keras")}))
+    assert _started_from(str(second / "last.keras"), zoo_dir)["training"]["started_from"] == {
+        "model": str(second / "last.keras")}
     other = tmp_path / "elsewhere.keras"
     assert _started_from(str(other), zoo_dir) == {"model": str(other)}
     again = {**card, "training": {**card["training"], "started_from": started}}
