@@ -59,7 +59,8 @@ def _train(args):
         jit_compile=args.xla, precision=args.precision, strategy=args.strategy,
         overwrite=args.force, command="kerasseg " + shlex.join(args.argv), on_error=args.on_error,
         task=args.task, init_from=args.init_from, copy_paste=args.copy_paste,
-        freeze_semantic=args.freeze_semantic, head_dilations=args.head_dilations)
+        freeze_semantic=args.freeze_semantic, head_dilations=args.head_dilations,
+        foreground_from=args.foreground_from)
     last = result["history"][-1] if result["history"] else {}
     summary = ", ".join(f"{k} {v:.4f}" for k, v in last.items() if k != "epoch")
     print(f"\n{args.out}: {len(result['history'])} epochs ({result['epochs_run']} in this call); "
@@ -271,6 +272,10 @@ def build_parser():
     train.add_argument("--freeze-semantic", action="store_true",
                        help="with --task instances and --init-from: train the instance heads "
                             "alone, so the foreground stays exactly the starting model's mask")
+    train.add_argument("--foreground-from", metavar="MODEL",
+                       help="with --task instances: a binary semantic zoo model or .keras file "
+                            "whose mask, frozen, is the foreground; the instance model learns "
+                            "to group it into people")
     train.add_argument("--out", required=True, help="the run folder")
     train.add_argument("--force", action="store_true",
                        help="replace the run in --out: a finished one, or an unfinished one with "

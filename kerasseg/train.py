@@ -116,7 +116,7 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
                      masks_dir=None, mask_suffix="", jit_compile=None, precision="float32",
                      strategy="none", overwrite=False, command=None, verbose="auto",
                      on_error="raise", task="semantic", init_from=None, copy_paste=0.0,
-                     freeze_semantic=False, head_dilations=None):
+                     freeze_semantic=False, head_dilations=None, foreground_from=None):
     """Trains a kerasseg builder on a registered dataset: what `kerasseg train` runs.
 
     The run folder's config.json records the builder, its arguments and how
@@ -185,6 +185,10 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         head_dilations: instances only: the dilation of each 3x3 convolution of
             the centre and offset heads; None for `instance_model`'s default,
             (1, 2, 4, 8). Recorded, so a resume builds the same heads.
+        foreground_from: instances only: None, or a binary semantic zoo name or
+            `.keras` file read at `image_size`, whose mask is the trained model's
+            foreground (`kerasseg.instances.model.with_foreground`): it stays
+            frozen, and the instance model trains its centres and offsets to group it.
 
     Returns:
         The dict `train` returns.
@@ -226,6 +230,12 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
     if freeze_semantic and (task != "instances" or init_from is None):
         raise ValueError("--freeze-semantic trains an instance model's heads on a trained "
                          "semantic model: it needs --task instances and --init-from")
+    foreground = None
+    if foreground_from is not None:
+        if task != "instances":
+            raise ValueError("--foreground-from gives an instance model another model's mask: "
+                             "it needs --task instances")
+        foreground = _foreground_model(foreground_from, image_size)
     if task == "instances":
         from kerasseg.data.sources import WITH_INSTANCE_IDS, has_instance_ids
 
@@ -351,17 +361,25 @@ def train_on_dataset(model, dataset, data_dir, out_dir="runs/train", model_args=
         config["freeze_semantic"] = True
     if task == "instances":   # instance runs from before it: run.INSTANCE_HEADS_BEFORE
         config["head_dilations"] = list(head_dilations)
+    if foreground_from is not None:   # absent otherwise, so older runs still resume
+        config["foreground_from"] = foreground_from
     keras.utils.set_random_seed(seed)
 
     def build():
         if start_task == "instances":   # an instance model goes on training, heads and all
             built = build_instances()
             built.set_weights(start)
-            return built
-        built = build_semantic()
-        if start is not None:
-            built.set_weights(start)
-        return build_instances(built) if task == "instances" else built
+        else:
+            built = build_semantic()
+            if start is not None:
+                built.set_weights(start)
+            if task == "instances":
+                built = build_instances(built)
+        if foreground is not None:
+            from kerasseg.instances.model import with_foreground
+
+            built = with_foreground(built, foreground())
+        return built
 
     return train(build, train_data, val_data,
                  out_dir=out_dir, epochs=epochs, loss=loss, num_classes=train_source.num_classes,
@@ -378,11 +396,16 @@ def _initial_weights(init_from, build_semantic, build_instances=None):
     instance runs only)."""
     if init_from is None:
         return None, None
+    import keras
+
     from kerasseg import zoo
     from kerasseg.instances.model import is_instance_model
     from kerasseg.saving import load_keras_model
 
     source = zoo.load(init_from) if zoo.is_name(init_from) else load_keras_model(init_from)
+    # A model with another's foreground (`with_foreground`) starts from its own instance model.
+    source = next((layer for layer in source.layers if isinstance(layer, keras.Model)
+                   and is_instance_model(layer)), source)
     task = "instances" if is_instance_model(source) else "semantic"
     if task == "instances" and build_instances is None:
         raise ValueError(f"--init-from {init_from} is an instance model: it starts --task "
@@ -400,6 +423,30 @@ def _initial_weights(init_from, build_semantic, build_instances=None):
     return source.get_weights(), task
 
 
+def _foreground_model(name, image_size):
+    """A function loading `name` (a zoo name or .keras file) afresh each call, after checking
+    once that it is a binary semantic model that reads `image_size`."""
+    from kerasseg import zoo
+    from kerasseg.instances.model import is_instance_model
+    from kerasseg.saving import load_keras_model
+
+    def load():
+        return zoo.load(name) if zoo.is_name(name) else load_keras_model(name)
+
+    if not zoo.is_name(name) and not os.path.isfile(name):
+        raise ValueError(f"--foreground-from {name}: neither a zoo model "
+                         f"({', '.join(zoo.names())}) nor a .keras file")
+    model = load()
+    if is_instance_model(model) or model.output_shape[-1] != 1:
+        raise ValueError(f"--foreground-from {name}: not a binary semantic model (its output "
+                         f"has shape {model.output_shape})")
+    if tuple(model.input_shape[1:3]) != (image_size, image_size):
+        raise ValueError(f"--foreground-from {name} reads {model.input_shape[1]}x"
+                         f"{model.input_shape[2]} images: give --image-size "
+                         f"{model.input_shape[1]}")
+    return load
+
+
 def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
     """The `kerasseg train` command that does what train_on_dataset(**settings) does."""
     import inspect
@@ -414,7 +461,7 @@ def _command_line(model, model_args, dataset, data_dir, out_dir, settings):
     for name in ("image_size", "epochs", "batch_size", "loss", "learning_rate", "schedule",
                  "early_stopping", "freeze_encoder_epochs", "mask_mode", "train_split",
                  "val_split", "val_fraction", "seed", "masks_dir", "mask_suffix", "precision",
-                 "strategy", "on_error", "task", "init_from", "copy_paste"):
+                 "strategy", "on_error", "task", "init_from", "copy_paste", "foreground_from"):
         value = settings[name]
         if value != defaults[name].default:
             words += [f"--{name.replace('_', '-')}", "none" if value is None else str(value)]

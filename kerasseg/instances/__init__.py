@@ -2,7 +2,8 @@
 
 One place for the task: its targets (`targets`, from instance-id masks), its
 model (`model.instance_model`: a centre heatmap and centre offsets added to a
-semantic model, and `model.InstanceLoss`), its decoding (`decode`, which is
+semantic model, `model.with_foreground`: another model's mask grouped by
+its heads, and `model.InstanceLoss`), its decoding (`decode`, which is
 `kerasseg.litert.decode_instances`, numpy only so that it runs on a device) and
 its scores (`metrics.InstanceScores`: COCO mask AP, AP50, AP75, PQ) and its
 augmentation (`copy_paste.CopyPaste`: people pasted from other photos).

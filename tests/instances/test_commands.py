@@ -152,3 +152,44 @@ def test_an_instance_model_starts_an_instance_run_heads_and_all(data_root, tmp_p
     assert len(built.weights) == len(before.weights)
     for ours, theirs in zip(built.weights, before.weights):
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs), err_msg=ours.path)
+
+
+def test_a_run_grouping_another_models_mask_keeps_that_mask_and_resumes_as_such(
+        data_root, tmp_path, capsys):
+    """--foreground-from: the run trains an instance model whose foreground is the given
+    model's mask, frozen; bad values are refused before the run folder exists."""
+    import keras
+
+    from kerasseg import unet
+    from kerasseg.saving import load_keras_model
+
+    keras.utils.set_random_seed(2)
+    mask = tmp_path / "mask.keras"
+    unet((32, 32, 3), filters=4, depth=3, name="mask").save(mask)
+    out = tmp_path / "run"
+    common = ["train", "--model", "unet", "--arg", "filters=4", "--arg", "depth=3",
+              "--dataset", "pennfudan", "--data-dir", data_root, "--image-size", "32",
+              "--epochs", "1", "--batch-size", "16", "--out", str(out)]
+    for extra, message in (
+            ([], "--foreground-from gives an instance model another model's mask"),
+            (["--task", "instances", "--image-size", "64"], "reads 32x32 images: give "
+                                                            "--image-size 32"),
+            (["--task", "instances", "--foreground-from", str(tmp_path / "none.keras")],
+             "neither a zoo model"),
+            (["--task", "instances", "--foreground-from", "person-parts", "--image-size",
+              "224"], "not a binary semantic model")):
+        assert main([*common, "--foreground-from", str(mask), *extra]) == 2, extra
+        assert message in capsys.readouterr().err, extra
+    assert not out.exists()
+
+    assert main([*common, "--task", "instances", "--foreground-from", str(mask)]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["foreground_from"] == str(mask)
+    assert f"--foreground-from {mask}" in config["command"]
+    trained = load_keras_model(str(out / "last.keras"))
+    kept = load_keras_model(str(mask))
+    for ours, theirs in zip(trained.get_layer("mask").weights, kept.weights):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs), err_msg=ours.path)
+    # A second stage starts from the run's file: its grouping model, the mask given again.
+    assert main([*common[:-1], str(tmp_path / "again"), "--task", "instances",
+                 "--foreground-from", str(mask), "--init-from", str(out / "last.keras")]) == 0

@@ -83,6 +83,59 @@ def test_frozen_semantic_model_keeps_its_foreground_while_the_heads_learn():
     assert np.abs(after[..., 1:] - before[..., 1:]).max() > 1e-3
 
 
+def test_another_models_foreground_stays_exact_while_the_grouping_learns(tmp_path):
+    import keras
+
+    from kerasseg import unet
+    from kerasseg.instances.model import (InstanceLoss, instance_model, is_instance_model,
+                                          with_foreground)
+    from kerasseg.saving import load_keras_model
+
+    images, targets, _ = _batch()
+    keras.utils.set_random_seed(0)
+    semantic = unet((64, 64, 3), filters=4, depth=3, name="mask")
+    foreground = keras.ops.convert_to_numpy(keras.ops.sigmoid(semantic(images, training=False)))
+    grouping = instance_model(unet((64, 64, 3), filters=8, depth=3), name="grouping")
+    model = with_foreground(grouping, semantic)
+    assert is_instance_model(model) and model.output_shape == (None, 64, 64, 4)
+    assert {w.path for w in model.trainable_weights} == {w.path for w in grouping.weights
+                                                        if w.trainable}
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=InstanceLoss())
+    before = model.predict(images, verbose=0)
+    for _ in range(3):
+        model.train_on_batch(images, targets)
+    after = model.predict(images, verbose=0)
+    np.testing.assert_allclose(after[..., 0], foreground[..., 0], rtol=0, atol=1e-6)
+    assert np.abs(after[..., 1:] - before[..., 1:]).max() > 1e-3
+    np.testing.assert_allclose(after[..., 1:], grouping.predict(images, verbose=0)[..., 1:],
+                               rtol=0, atol=1e-6)
+    model.save(tmp_path / "grouped.keras")
+    np.testing.assert_allclose(load_keras_model(str(tmp_path / "grouped.keras")).predict(
+        images, verbose=0), after, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("semantic, message", [
+    ("instances", "not an instance model"),
+    ("classes", "the foreground comes from a binary semantic model"),
+    ("size", "must read the same image size"),
+    ("name", "both models are named"),
+])
+def test_with_foreground_refuses_models_that_do_not_fit(semantic, message):
+    from kerasseg import unet
+    from kerasseg.instances.model import instance_model, with_foreground
+
+    grouping = instance_model(unet((64, 64, 3), filters=4, depth=3), name="grouping")
+    other = {"instances": lambda: unet((64, 64, 3), filters=4, depth=3, name="mask"),
+             "classes": lambda: unet((64, 64, 3), filters=4, depth=3, num_classes=3),
+             "size": lambda: unet((32, 32, 3), filters=4, depth=3),
+             "name": lambda: unet((64, 64, 3), filters=4, depth=3, name="grouping")}[semantic]()
+    with pytest.raises(ValueError, match=message):
+        if semantic == "instances":   # the grouping model given where the mask goes, swapped
+            with_foreground(other, grouping)
+        else:
+            with_foreground(grouping, other)
+
+
 def test_loss_rewards_centres_offsets_and_foreground():
     from kerasseg.instances.model import InstanceLoss
 
