@@ -19,7 +19,7 @@ def _file_entry(path):
 
 
 def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
-            calibration_split="train", description="", checkpoint="last"):
+            calibration_split="train", description="", checkpoint="last", eval_dataset=None):
     """Turns a finished run folder into the zoo entry `zoo_dir/name`, measuring its card.
 
     Writes model.keras (the run's last epoch, without optimizer state),
@@ -42,6 +42,9 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
             evaluation split) or "best" (its best validation Dice, named so on
             the card: where the evaluation split is the validation split, its
             numbers are then slightly optimistic).
+        eval_dataset: the registered dataset the card is measured on (default: the
+            run's): e.g. the one part of a training mixture that shows what the model
+            is for, split as in the run. Calibration stays on the run's dataset.
 
     Returns:
         The card as a dict.
@@ -63,6 +66,10 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
     chosen = os.path.join(run, f"{checkpoint}.keras")
     if not os.path.isfile(chosen):
         raise ValueError(f"{chosen}: not found; the run folder has no {checkpoint} checkpoint")
+    evaluated = eval_dataset or config["dataset"]
+    # A bad name or data folder is refused before anything is written.
+    source(evaluated, data_dir, eval_split, val_fraction=config["val_fraction"],
+           seed=config["seed"], mode=config.get("mask_mode"))
     # Read before anything is written: the run may have started from the card it replaces.
     training = _training(run, config, checkpoint, zoo_dir)
     folder = os.path.join(zoo_dir, name)
@@ -79,13 +86,13 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
     # An instance model's masks are scored twice: its foreground against the semantic
     # masks (the datasets' default modes), its instances against the instance ids.
     semantic_mode = None if instances else mode
-    data = source(config["dataset"], data_dir, eval_split, val_fraction=config["val_fraction"],
+    data = source(evaluated, data_dir, eval_split, val_fraction=config["val_fraction"],
                   seed=config["seed"], mode=semantic_mode)
     start = time.perf_counter()
     report = evaluate.evaluate(segmenter, data.records, data.mask_reader,
                                allowed_values=data.allowed_values)
     eval_seconds = time.perf_counter() - start
-    with_ids = source(config["dataset"], data_dir, eval_split, val_fraction=config["val_fraction"],
+    with_ids = source(evaluated, data_dir, eval_split, val_fraction=config["val_fraction"],
                       seed=config["seed"], mode=mode)
     instance_report = evaluate.evaluate_instances(segmenter, with_ids.records,
                                                   with_ids.mask_reader) if instances else None
@@ -115,7 +122,9 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
                                    "own size"},
         "dataset": {"name": config["dataset"], "mask_mode": data.mode,
                     "train_split": config["train_split"], "train_parts": config.get("train_parts"),
-                    "train_images": config["train_images"], "eval_split": eval_split,
+                    "train_images": config["train_images"],
+                    **({"eval_dataset": evaluated} if evaluated != config["dataset"] else {}),
+                    "eval_split": eval_split,
                     "eval_images": len(data.records), "val_fraction": config["val_fraction"],
                     "split_seed": config["seed"]},
         "training": training,
@@ -133,11 +142,11 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
                                        ("dice", "iou", "thresholded_jaccard")
                                        if v["mean"][k] is not None}}
                                 for g, v in report.get("per_group", {}).items()}}
-               if "+" in config["dataset"] else {}),
+               if "+" in evaluated else {}),
             **({"classes": {"names": list(data.class_names), **report["classes"]}}
                if "classes" in report else {}),
             "resolution": "each image's own size (probabilities upsampled); mean over images",
-            "command": f"kerasseg evaluate --model {name} --dataset {config['dataset']} "
+            "command": f"kerasseg evaluate --model {name} --dataset {evaluated} "
                        + (f"--mask-mode {data.mode} " if semantic_mode else "")
                        + f"--data-dir DATA --split {eval_split}",
             "seconds": round(eval_seconds, 1),
@@ -151,7 +160,7 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
                                 for name, part in instance_report["per_dataset"].items()}}
                if "per_dataset" in instance_report else {}),
             "mask_mode": mode,
-            "command": f"kerasseg evaluate --model {name} --dataset {config['dataset']} "
+            "command": f"kerasseg evaluate --model {name} --dataset {evaluated} "
                        f"--data-dir DATA --split {eval_split} --instances"}}
            if instances else {}),
         **({"encoder": encoder} if encoder else {}),
@@ -305,12 +314,10 @@ def reexport(name, data_dir, zoo_dir, calibration_split="train"):
     # As `publish` exported them: an instance model's files on its instance ids.
     mode = info.get("instances", {}).get("mask_mode") or data.get("mask_mode")
 
-    def split(which):
-        return source(data["name"], data_dir, which, val_fraction=data["val_fraction"],
-                      seed=data["split_seed"], mode=mode)
-
-    info["tflite"] = export_files(name, model, split(data["eval_split"]),
-                                  split(calibration_split), info["labels"], zoo_dir)
+    calibration = source(data["name"], data_dir, calibration_split,
+                         val_fraction=data["val_fraction"], seed=data["split_seed"], mode=mode)
+    info["tflite"] = export_files(name, model, zoo.eval_source(info, data_dir, mode=mode),
+                                  calibration, info["labels"], zoo_dir)
     info["versions"]["tensorflow"] = __import__("tensorflow").__version__
     zoo.write_card(path, info)
     return info

@@ -50,6 +50,25 @@ def card(name, zoo_dir=None):
         return json.load(f)
 
 
+def eval_dataset(info):
+    """The dataset a card's numbers are measured on: the one it was trained on, unless the
+    card names another (`dataset.eval_dataset`: e.g. the one part of a training mixture that
+    has what the model is for)."""
+    return info["dataset"].get("eval_dataset", info["dataset"]["name"])
+
+
+def eval_source(info, data_dir, split=None, mode=None):
+    """The `kerasseg.data.sources` split a card's numbers are measured on, split as at
+    training: `eval_dataset(info)`'s `split` (default: the card's evaluation split), its
+    masks read in `mode` (default: the card's mask mode)."""
+    from kerasseg.data.sources import source
+
+    data = info["dataset"]
+    return source(eval_dataset(info), data_dir, split or data["eval_split"],
+                  val_fraction=data["val_fraction"], seed=data["split_seed"],
+                  mode=data.get("mask_mode") if mode is None else mode)
+
+
 def load(name, zoo_dir=None, cache_dir=None):
     """A zoo model, ready for inference, as a `keras.Model`.
 
@@ -152,7 +171,7 @@ def describe(name, zoo_dir=None):
         f"  trained on    {data['name']} {data['train_split']} ({data['train_images']} images)",
         f"  trained with  {info['training']['command']}",
         *_starts(info["training"]),
-        f"  scores        on {data['name']} {metrics['split']} ({metrics['images']} images): "
+        f"  scores        on {eval_dataset(info)} {metrics['split']} ({metrics['images']} images): "
         + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("dice", "iou", "accuracy", "sensitivity",
                                                       "specificity", "thresholded_jaccard")
                     if k in metrics)]
@@ -204,7 +223,7 @@ def table(zoo_dir=None):
         info = card(name, zoo_dir)
         metrics = info["metrics"]
         lite = info.get("tflite", {})
-        cells = [name, f"{info['dataset']['name']}: {metrics['split']} ({metrics['images']} images)",
+        cells = [name, f"{eval_dataset(info)}: {metrics['split']} ({metrics['images']} images)",
                  f"{info['input']['height']}x{info['input']['width']}", f"{info['params']:,}",
                  f"{metrics['dice']:.4f}", f"{metrics['iou']:.4f}"]
         if "classes" in metrics:   # multi-class: the mean of the per-class IoUs says more

@@ -23,13 +23,10 @@ SEGMENTERS = [name for name in zoo.names() if zoo.card(name).get("task") != "ins
 @pytest.mark.parametrize("name", SEGMENTERS)
 def test_zoo_file_opens_in_mediapipe_with_its_labels_and_segments_as_in_litert(name, variant,
                                                                               data_root):
-    from kerasseg.data.sources import source
     from kerasseg.phone import compare_with_litert
 
     card = zoo.card(name)
-    data = card["dataset"]
-    split = source(data["name"], data_root, data["eval_split"], val_fraction=data["val_fraction"],
-                   seed=data["split_seed"], mode=data.get("mask_mode"))
+    split = zoo.eval_source(card, data_root)
     # MediaPipe against LiteRT on the first images of the evaluation split (16 for the int8
     # file, whose Dice the card states, 8 for float16, the same network at another precision);
     # the card's int8 Dice is then reproduced by LiteRT alone on every image.

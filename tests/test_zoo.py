@@ -23,13 +23,10 @@ def test_the_zoo_has_its_models():
 @pytest.mark.parametrize("name", NAMES)
 def test_card_metrics_are_reproduced_from_the_shipped_weights(name, data_root):
     from kerasseg import evaluate
-    from kerasseg.data.sources import source
     from kerasseg.segmenter import KerasSegmenter
 
     card = zoo.card(name)
-    data = card["dataset"]
-    split = source(data["name"], data_root, data["eval_split"], val_fraction=data["val_fraction"],
-                   seed=data["split_seed"], mode=data.get("mask_mode"))
+    split = zoo.eval_source(card, data_root)
     assert len(split.records) == card["metrics"]["images"]
     report = evaluate.evaluate(KerasSegmenter(zoo.load(name)), split.records, split.mask_reader,
                                progress=False)
@@ -47,9 +44,7 @@ def test_card_metrics_are_reproduced_from_the_shipped_weights(name, data_root):
             card["metrics"]["classes"]["mean_iou"], abs=0.005)
     if card.get("task") == "instances":   # and its people, one by one
         found = card["instances"]
-        with_ids = source(data["name"], data_root, found["split"],
-                          val_fraction=data["val_fraction"], seed=data["split_seed"],
-                          mode=found["mask_mode"])
+        with_ids = zoo.eval_source(card, data_root, found["split"], mode=found["mask_mode"])
         scores = evaluate.evaluate_instances(KerasSegmenter(zoo.load(name)), with_ids.records,
                                              with_ids.mask_reader, progress=False)
         for metric in ("ap", "ap50", "ap75", "pq"):
@@ -63,14 +58,11 @@ def test_card_metrics_are_reproduced_from_the_shipped_weights(name, data_root):
 @pytest.mark.parametrize("name", NAMES)
 def test_shipped_tflite_files_run_in_litert_and_agree_with_keras(name, data_root):
     from kerasseg.data.records import read_image
-    from kerasseg.data.sources import source
     from kerasseg.litert import TFLiteSegmenter
     from kerasseg.segmenter import KerasSegmenter, classes_from
 
     card = zoo.card(name)
-    data = card["dataset"]
-    records = source(data["name"], data_root, data["eval_split"], val_fraction=data["val_fraction"],
-                     seed=data["split_seed"], mode=data.get("mask_mode")).records[:6]
+    records = zoo.eval_source(card, data_root).records[:6]
     keras_side = KerasSegmenter(zoo.load(name))
     images = np.stack([keras_side.resize_in(read_image(r.image)) for r in records])
     expected = classes_from(keras_side.probabilities(images))
@@ -202,7 +194,13 @@ def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tm
     assert ("started from  tiny-ph2, trained on ph2 (128 images) at 32x32 with kerasseg train "
             "--model unet") in zoo.describe("tiny-ph2", zoo_dir)
 
-    # An unfinished run is refused before anything is written.
+    # So is a dataset to measure the card on that is not registered.
+    with pytest.raises(ValueError, match="nonesuch"):
+        publish("other-ph2", str(run), data_root, "", ["skin", "lesion"], zoo_dir,
+                eval_dataset="nonesuch")
+    assert zoo.names(zoo_dir) == ["tiny-ph2"]
+
+    # An unfinished run is refused before anything is written too.
     config = json.loads((run / CONFIG).read_text())
     config["finished"] = False
     (run / CONFIG).write_text(json.dumps(config))

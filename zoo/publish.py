@@ -46,6 +46,8 @@ def main():
     parser.add_argument("--description", default="")
     parser.add_argument("--labels", default="background,foreground")
     parser.add_argument("--eval-split", default="val")
+    parser.add_argument("--eval-dataset",
+                        help="the dataset the card is measured on (default: the run's)")
     parser.add_argument("--calibration-split", default="train")
     parser.add_argument("--checkpoint", choices=["last", "best"], default="last",
                         help="the run's last epoch (default) or its best validation Dice")
@@ -82,7 +84,8 @@ def main():
             card = publish.publish(args.name, args.run, args.data_dir, args.title,
                                    args.labels.split(","), ZOO, args.eval_split,
                                    args.calibration_split, args.description,
-                                   checkpoint=args.checkpoint)
+                                   checkpoint=args.checkpoint,
+                                   eval_dataset=args.eval_dataset)
             print(json.dumps({k: card[k] for k in ("name", "params", "metrics")}, indent=2))
     except ValueError as error:
         raise SystemExit(f"publish.py: {error}") from None
