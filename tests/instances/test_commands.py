@@ -154,8 +154,8 @@ def test_an_instance_model_starts_an_instance_run_heads_and_all(data_root, tmp_p
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs), err_msg=ours.path)
 
 
-def test_a_run_grouping_another_models_mask_keeps_that_mask_and_resumes_as_such(
-        data_root, tmp_path, capsys):
+def test_a_run_grouping_another_models_mask_keeps_that_mask_and_starts_another(
+        data_root, tmp_path, capsys, monkeypatch):
     """--foreground-from: the run trains an instance model whose foreground is the given
     model's mask, frozen; bad values are refused before the run folder exists."""
     import keras
@@ -191,5 +191,13 @@ def test_a_run_grouping_another_models_mask_keeps_that_mask_and_resumes_as_such(
     for ours, theirs in zip(trained.get_layer("mask").weights, kept.weights):
         np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs), err_msg=ours.path)
     # A second stage starts from the run's file: its grouping model, the mask given again.
-    assert main([*common[:-1], str(tmp_path / "again"), "--task", "instances",
-                 "--foreground-from", str(mask), "--init-from", str(out / "last.keras")]) == 0
+    from kerasseg import train as training
+
+    monkeypatch.setattr(training, "train", lambda build, *args, **kwargs: build())
+    again = training.train_on_dataset(
+        "unet", "pennfudan", data_root, model_args={"filters": 4, "depth": 3}, image_size=32,
+        task="instances", init_from=str(out / "last.keras"), foreground_from=str(mask),
+        out_dir=str(tmp_path / "again"))
+    assert len(again.weights) == len(trained.weights)
+    for ours, theirs in zip(again.weights, trained.weights):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs), err_msg=ours.path)
