@@ -25,6 +25,19 @@ def _batch(seed=0):
     return images, np.stack([instances.targets(m) for m in ids]), ids
 
 
+def _outputs_around_three_steps(model, images, targets):
+    """The model's outputs before and after three Adam steps on the instance loss."""
+    import keras
+
+    from kerasseg.instances.model import InstanceLoss
+
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=InstanceLoss())
+    before = model.predict(images, verbose=0)
+    for _ in range(3):
+        model.train_on_batch(images, targets)
+    return before, model.predict(images, verbose=0)
+
+
 def test_the_head_gives_bounded_channels_and_keeps_the_semantic_weights():
     import keras
 
@@ -64,7 +77,7 @@ def test_frozen_semantic_model_keeps_its_foreground_while_the_heads_learn():
     import keras
 
     from kerasseg import unet
-    from kerasseg.instances.model import InstanceLoss, instance_model
+    from kerasseg.instances.model import instance_model
 
     images, targets, _ = _batch()
     keras.utils.set_random_seed(0)
@@ -73,11 +86,7 @@ def test_frozen_semantic_model_keeps_its_foreground_while_the_heads_learn():
     model = instance_model(semantic, freeze_semantic=True)
     heads = {w.path for w in model.trainable_weights}
     assert heads and all("_centre_" in path or "_offsets_" in path for path in heads), heads
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=InstanceLoss())
-    before = model.predict(images, verbose=0)
-    for _ in range(3):
-        model.train_on_batch(images, targets)
-    after = model.predict(images, verbose=0)
+    before, after = _outputs_around_three_steps(model, images, targets)
     # BatchNorm included (inference mode): the foreground is still the semantic model's.
     np.testing.assert_allclose(after[..., 0], foreground[..., 0], rtol=0, atol=1e-6)
     assert np.abs(after[..., 1:] - before[..., 1:]).max() > 1e-3
@@ -87,8 +96,7 @@ def test_another_models_foreground_stays_exact_while_the_grouping_learns(tmp_pat
     import keras
 
     from kerasseg import unet
-    from kerasseg.instances.model import (InstanceLoss, instance_model, is_instance_model,
-                                          with_foreground)
+    from kerasseg.instances.model import instance_model, is_instance_model, with_foreground
     from kerasseg.saving import load_keras_model
 
     images, targets, _ = _batch()
@@ -100,11 +108,7 @@ def test_another_models_foreground_stays_exact_while_the_grouping_learns(tmp_pat
     assert is_instance_model(model) and model.output_shape == (None, 64, 64, 4)
     assert {w.path for w in model.trainable_weights} == {w.path for w in grouping.weights
                                                         if w.trainable}
-    model.compile(optimizer=keras.optimizers.Adam(3e-3), loss=InstanceLoss())
-    before = model.predict(images, verbose=0)
-    for _ in range(3):
-        model.train_on_batch(images, targets)
-    after = model.predict(images, verbose=0)
+    before, after = _outputs_around_three_steps(model, images, targets)
     np.testing.assert_allclose(after[..., 0], foreground[..., 0], rtol=0, atol=1e-6)
     assert np.abs(after[..., 1:] - before[..., 1:]).max() > 1e-3
     np.testing.assert_allclose(after[..., 1:], grouping.predict(images, verbose=0)[..., 1:],
