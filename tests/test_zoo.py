@@ -5,6 +5,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 
 import numpy as np
 import pytest
@@ -162,6 +163,12 @@ def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tm
     assert set(card["tflite"]) == {"float16", "int8"}
     assert "tiny-ph2: a tiny test U-Net" in zoo.describe("tiny-ph2", zoo_dir)
     assert zoo.load("tiny-ph2", zoo_dir).output_shape == (None, 32, 32, 1)
+    # The zoo file's config is deflated, its weights stored (h5py reads those faster).
+    with zipfile.ZipFile(os.path.join(zoo_dir, "tiny-ph2", "model.keras")) as archive:
+        kinds = {member.filename: member.compress_type for member in archive.infolist()}
+    assert kinds == {"metadata.json": zipfile.ZIP_DEFLATED, "config.json": zipfile.ZIP_DEFLATED,
+                     "model.weights.h5": zipfile.ZIP_STORED}
+    assert not os.path.exists(os.path.join(zoo_dir, "tiny-ph2", "model.keras.partial"))
     assert os.path.isfile(zoo.tflite("tiny-ph2", "int8", zoo_dir))
 
     # A run started from a zoo model keeps that model's data and training on its card, read
