@@ -27,6 +27,8 @@ _CHECKOUT_ZOO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 ZOO_DIR = _PACKAGED_ZOO if os.path.isdir(_PACKAGED_ZOO) else _CHECKOUT_ZOO
 DEFAULT_CACHE = os.path.join(os.path.expanduser("~"), ".cache", "kerasseg")
 NAME_PATTERN = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+# An instance model's card keys and how they are shown (kerasseg.instances.InstanceScores).
+INSTANCE_SCORES = (("ap", "mask AP"), ("ap50", "AP50"), ("ap75", "AP75"), ("pq", "PQ"))
 
 
 def names(zoo_dir=None):
@@ -162,9 +164,11 @@ def describe(name, zoo_dir=None):
     lines = [f"{info['name']}: {info['title']}"]
     if info.get("description"):
         lines.append(info["description"])
+    architecture = info["architecture"]
     lines += [
-        f"  architecture  {info['architecture']['builder']} "
-        f"{json.dumps(info['architecture']['args'])}, {info['params']:,} parameters",
+        f"  architecture  {architecture['builder']} {json.dumps(architecture['args'])}"
+        + (f", its foreground from {architecture['foreground_from']} (frozen, in the same file)"
+           if "foreground_from" in architecture else "") + f", {info['params']:,} parameters",
         f"  input         {info['input']['height']}x{info['input']['width']}: "
         f"{info['input']['preprocessing']}",
         f"  labels        {', '.join(info['labels'])}",
@@ -178,6 +182,11 @@ def describe(name, zoo_dir=None):
     for dataset, scores in metrics.get("per_dataset", {}).items():
         lines.append(f"    {dataset:<12}{scores['images']} images: Dice {scores['dice']:.4f}, "
                      f"IoU {scores['iou']:.4f}")
+    if "instances" in info:
+        found = info["instances"]
+        lines.append(f"  instances     on {eval_dataset(info)} {found['split']} ({found['images']} "
+                     f"images, {found['true']} people): "
+                     + ", ".join(f"{label} {found[k]:.4f}" for k, label in INSTANCE_SCORES))
     if "classes" in metrics:
         classes = metrics["classes"]
         worst = classes["worst_confusion"]
@@ -194,7 +203,9 @@ def describe(name, zoo_dir=None):
         f = entry["fidelity"]
         lines.append(
             f"  tflite {variant:<8}{entry['file']} ({entry['bytes'] / 1e6:.2f} MB): Dice "
-            f"{f['dice_tflite']:.4f}, mask agreement with Keras {f['mask_agreement']:.2%}, "
+            f"{f['dice_tflite']:.4f}, "
+            + (f"mask AP {f['ap_tflite']:.4f}, " if "ap_tflite" in f else "")
+            + f"mask agreement with Keras {f['mask_agreement']:.2%}, "
             f"LiteRT {entry['latency_ms']['1']:.1f} ms (1 thread) / "
             f"{entry['latency_ms']['2']:.1f} ms (2) on {entry.get('latency_cpu', 'an unnamed CPU')}")
     return "\n".join(lines)
@@ -237,6 +248,19 @@ def table(zoo_dir=None):
             cells += ["-", "-", "-"]
         cells.append(f"{lite['float16']['bytes'] / 1e6:.2f} MB" if "float16" in lite else "-")
         lines.append("| " + " | ".join(cells) + " |")
+    people = [name for name in names(zoo_dir) if card(name, zoo_dir).get("task") == "instances"]
+    if people:   # instance models: their people one by one, which Dice does not see
+        lines += ["", "| instance model | dataset: eval split | " + " | ".join(
+                      label for _, label in INSTANCE_SCORES) + " | int8 mask AP / PQ |",
+                  "|---|---|" + "---|" * (len(INSTANCE_SCORES) + 1)]
+        for name in people:
+            info = card(name, zoo_dir)
+            found, int8 = info["instances"], info.get("tflite", {}).get("int8")
+            lines.append(f"| {name} | {eval_dataset(info)}: {found['split']} ({found['images']} "
+                         f"images, {found['true']} people) | "
+                         + " | ".join(f"{found[k]:.4f}" for k, _ in INSTANCE_SCORES)
+                         + (f" | {int8['fidelity']['ap_tflite']:.4f} / "
+                            f"{int8['fidelity']['pq_tflite']:.4f} |" if int8 else " | - |"))
     if len(cpus) == 1:
         lines += ["", f"LiteRT latencies: median of 50 runs on {next(iter(cpus))}."]
     elif cpus:

@@ -18,7 +18,8 @@ NAMES = zoo.names()
 
 def test_the_zoo_has_its_models():
     assert {"unet-ph2", "segnet-ph2", "deeplabv3plus-ph2", "ph2-mobile", "person",
-            "person-parts", "pets-oxford", "lesion"} <= set(NAMES)
+            "person-parts", "pets-oxford", "lesion", "person-lite",
+            "person-instances"} <= set(NAMES)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -144,6 +145,19 @@ def test_zoo_names_work_as_models_in_the_commands(data_root, tmp_path, capsys):
 def test_readme_zoo_table_is_generated_from_the_cards():
     readme = open(os.path.join(REPO, "README.md")).read()
     assert zoo.table() in readme
+
+
+def test_instance_models_show_their_people_in_the_table_and_card_text():
+    people = [name for name in NAMES if zoo.card(name).get("task") == "instances"]
+    assert "person-instances" in people
+    table = zoo.table()
+    for name in people:
+        found = zoo.card(name)["instances"]
+        row = next(line for line in table.splitlines() if line.startswith(f"| {name} | ")
+                   and "people)" in line)
+        assert f"| {found['ap']:.4f} | {found['ap50']:.4f} |" in row
+        assert f"mask AP {found['ap']:.4f}, AP50 {found['ap50']:.4f}" in zoo.describe(name)
+    assert "foreground from person (frozen" in zoo.describe("person-instances")
 
 
 def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tmp_path):
