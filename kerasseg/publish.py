@@ -20,24 +20,30 @@ def save_compact(model, path):
 
     Keras stores every member of a `.keras` archive uncompressed. The config (the
     layer graph, 0.1-0.3 MB) shrinks some 40 times deflated; the weights barely
-    shrink, and h5py reads a deflated member several times slower, so they stay
-    stored. The file loads with `keras.saving.load_model` like any other.
+    shrink, and h5py reads a deflated member several times slower, so the `.h5`
+    member stays stored (any other member is deflated). The file loads with
+    `keras.saving.load_model` like any other.
 
     Args:
         model: the `keras.Model` to save (without optimizer state if not compiled).
         path: the `.keras` file to write; written whole or not at all.
     """
     partial = f"{path}.partial"
-    with tempfile.TemporaryDirectory() as scratch:
-        saved = os.path.join(scratch, "model.keras")
-        model.save(saved)
-        with zipfile.ZipFile(saved) as source, zipfile.ZipFile(partial, "w") as target:
-            for member in source.infolist():
-                entry = zipfile.ZipInfo(member.filename, member.date_time)
-                entry.compress_type = (zipfile.ZIP_STORED if member.filename.endswith(".h5")
-                                       else zipfile.ZIP_DEFLATED)
-                target.writestr(entry, source.read(member))
-    os.replace(partial, path)
+    try:
+        with tempfile.TemporaryDirectory(dir=os.path.dirname(os.path.abspath(path))) as scratch:
+            saved = os.path.join(scratch, "model.keras")
+            model.save(saved)
+            with zipfile.ZipFile(saved) as source, zipfile.ZipFile(partial, "w") as target:
+                for member in source.infolist():
+                    entry = zipfile.ZipInfo(member.filename, member.date_time)
+                    entry.compress_type = (zipfile.ZIP_STORED if member.filename.endswith(".h5")
+                                           else zipfile.ZIP_DEFLATED)
+                    target.writestr(entry, source.read(member))
+        os.replace(partial, path)
+    except BaseException:
+        if os.path.exists(partial):   # never a half-written file beside the zoo's
+            os.remove(partial)
+        raise
 
 
 def _file_entry(path):
@@ -199,7 +205,8 @@ def publish(name, run, data_dir, title, labels, zoo_dir, eval_split="val",
             variant: f"kerasseg export --model {name} --format tflite --quantize {variant} "
                      f"--out model_{variant}.tflite --labels {','.join(labels)}"
                      + (f" --representative-data {config['dataset']}:{calibration_split} "
-                        f"--data-dir DATA --samples 64" if variant == "int8" else "")
+                        "--samples 64" if variant == "int8" else "")
+                     + f" --fidelity-data {evaluated}:{eval_split} --data-dir DATA"
             for variant in lite},
         "versions": {"tensorflow": __import__("tensorflow").__version__,
                      "keras": keras.__version__, "python": platform.python_version()},

@@ -185,7 +185,7 @@ def describe(name, zoo_dir=None):
     if "instances" in info:
         found = info["instances"]
         lines.append(f"  instances     on {eval_dataset(info)} {found['split']} ({found['images']} "
-                     f"images, {found['true']} people): "
+                     f"images, {found['true']} instances): "
                      + ", ".join(f"{label} {found[k]:.4f}" for k, label in INSTANCE_SCORES))
     if "classes" in metrics:
         classes = metrics["classes"]
@@ -204,7 +204,8 @@ def describe(name, zoo_dir=None):
         lines.append(
             f"  tflite {variant:<8}{entry['file']} ({entry['bytes'] / 1e6:.2f} MB): Dice "
             f"{f['dice_tflite']:.4f}, "
-            + (f"mask AP {f['ap_tflite']:.4f}, " if "ap_tflite" in f else "")
+            + (f"mask AP {f['ap_tflite']:.4f}, PQ {f['pq_tflite']:.4f}, " if "ap_tflite" in f
+               else "")
             + f"mask agreement with Keras {f['mask_agreement']:.2%}, "
             f"LiteRT {entry['latency_ms']['1']:.1f} ms (1 thread) / "
             f"{entry['latency_ms']['2']:.1f} ms (2) on {entry.get('latency_cpu', 'an unnamed CPU')}")
@@ -230,9 +231,9 @@ def table(zoo_dir=None):
              "int8 Dice | int8 LiteRT, 1 / 2 threads | float16 TFLite |",
              "|---|---|---|---|---|---|---|---|---|---|"]
     cpus = {}   # int8 latency depends on the CPU's vector extensions: each is named
-    for name in names(zoo_dir):
-        info = card(name, zoo_dir)
-        metrics = info["metrics"]
+    cards = [card(name, zoo_dir) for name in names(zoo_dir)]
+    for info in cards:
+        name, metrics = info["name"], info["metrics"]
         lite = info.get("tflite", {})
         cells = [name, f"{eval_dataset(info)}: {metrics['split']} ({metrics['images']} images)",
                  f"{info['input']['height']}x{info['input']['width']}", f"{info['params']:,}",
@@ -248,19 +249,19 @@ def table(zoo_dir=None):
             cells += ["-", "-", "-"]
         cells.append(f"{lite['float16']['bytes'] / 1e6:.2f} MB" if "float16" in lite else "-")
         lines.append("| " + " | ".join(cells) + " |")
-    people = [name for name in names(zoo_dir) if card(name, zoo_dir).get("task") == "instances"]
-    if people:   # instance models: their people one by one, which Dice does not see
+    grouped = [info for info in cards if "instances" in info]
+    if grouped:   # instance models: their instances one by one, which Dice does not see
         lines += ["", "| instance model | dataset: eval split | " + " | ".join(
                       label for _, label in INSTANCE_SCORES) + " | int8 mask AP / PQ |",
                   "|---|---|" + "---|" * (len(INSTANCE_SCORES) + 1)]
-        for name in people:
-            info = card(name, zoo_dir)
-            found, int8 = info["instances"], info.get("tflite", {}).get("int8")
-            lines.append(f"| {name} | {eval_dataset(info)}: {found['split']} ({found['images']} "
-                         f"images, {found['true']} people) | "
+        for info in grouped:
+            found = info["instances"]
+            int8 = info.get("tflite", {}).get("int8", {}).get("fidelity", {})
+            lines.append(f"| {info['name']} | {eval_dataset(info)}: {found['split']} "
+                         f"({found['images']} images, {found['true']} instances) | "
                          + " | ".join(f"{found[k]:.4f}" for k, _ in INSTANCE_SCORES)
-                         + (f" | {int8['fidelity']['ap_tflite']:.4f} / "
-                            f"{int8['fidelity']['pq_tflite']:.4f} |" if int8 else " | - |"))
+                         + (f" | {int8['ap_tflite']:.4f} / {int8['pq_tflite']:.4f} |"
+                            if "ap_tflite" in int8 else " | - |"))
     if len(cpus) == 1:
         lines += ["", f"LiteRT latencies: median of 50 runs on {next(iter(cpus))}."]
     elif cpus:

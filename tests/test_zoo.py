@@ -154,7 +154,7 @@ def test_instance_models_show_their_people_in_the_table_and_card_text():
     for name in people:
         found = zoo.card(name)["instances"]
         row = next(line for line in table.splitlines() if line.startswith(f"| {name} | ")
-                   and "people)" in line)
+                   and "instances) |" in line)
         assert f"| {found['ap']:.4f} | {found['ap50']:.4f} |" in row
         assert f"mask AP {found['ap']:.4f}, AP50 {found['ap50']:.4f}" in zoo.describe(name)
     assert "foreground from person (frozen" in zoo.describe("person-instances")
@@ -180,8 +180,8 @@ def test_a_finished_run_is_published_into_a_zoo_that_reads_it_back(data_root, tm
     # The zoo file's config is deflated, its weights stored (h5py reads those faster).
     with zipfile.ZipFile(os.path.join(zoo_dir, "tiny-ph2", "model.keras")) as archive:
         kinds = {member.filename: member.compress_type for member in archive.infolist()}
-    assert kinds == {"metadata.json": zipfile.ZIP_DEFLATED, "config.json": zipfile.ZIP_DEFLATED,
-                     "model.weights.h5": zipfile.ZIP_STORED}
+    assert kinds["config.json"] == zipfile.ZIP_DEFLATED
+    assert kinds["model.weights.h5"] == zipfile.ZIP_STORED
     assert not os.path.exists(os.path.join(zoo_dir, "tiny-ph2", "model.keras.partial"))
     assert os.path.isfile(zoo.tflite("tiny-ph2", "int8", zoo_dir))
 
