@@ -85,8 +85,15 @@ class TFLiteSegmenter:
         if not os.path.isfile(meta_path):
             raise ValueError(f"{meta_path}: the sidecar written at export is missing; it holds "
                              "the input normalisation and the labels")
-        with open(meta_path) as f:
-            self.meta = json.load(f)
+        try:
+            with open(meta_path) as f:
+                self.meta = json.load(f)
+        except ValueError as error:
+            raise ValueError(f"{meta_path}: the sidecar is not JSON ({error})") from error
+        scaling = self.meta.get("input") if isinstance(self.meta, dict) else None
+        if not isinstance(scaling, dict) or not {"scale", "offset"} <= set(scaling):
+            raise ValueError(f"{meta_path}: not a kerasseg sidecar (no input scale and offset); "
+                             "export the model again to write it")
         try:
             self.interpreter = Interpreter(model_path=model_path, num_threads=num_threads)
             self.interpreter.allocate_tensors()
@@ -286,9 +293,12 @@ def decode_instances(output, size=None, threshold=0.5, centre_threshold=0.1, nms
         nms_size = 2 * round(0.075 * max(h, w)) + 1
     heat = output[..., 1]
     pad = nms_size // 2
+    # A square window's maximum is the maximum over its rows' maxima: two passes of
+    # nms_size comparisons a pixel instead of nms_size squared (49 x 49 at 320 pixels).
+    windows = np.lib.stride_tricks.sliding_window_view
     padded = np.pad(heat, pad, constant_values=-np.inf)
-    local_max = np.lib.stride_tricks.sliding_window_view(padded, (nms_size, nms_size)).max(
-        axis=(-2, -1))
+    local_max = windows(windows(padded, nms_size, axis=0).max(axis=-1), nms_size,
+                        axis=1).max(axis=-1)
     ys, xs = np.nonzero((heat >= local_max) & (heat > centre_threshold))
     order = np.argsort(-heat[ys, xs], kind="stable")
     # Equal neighbours are all local maxima (a quantized heatmap has plateaus): of the
@@ -420,7 +430,8 @@ def instance_files(image, ids, instances, label="person", model=None, source=Non
     """
     count = int(ids.max()) if ids.size else 0
     ids_png = ids.astype(np.uint8 if count <= 255 else np.uint16)
-    record = {"image": source, "model": model, "width": int(image.shape[1]),
+    record = {"format": "kerasseg-instances", "image": source, "model": model,
+              "width": int(image.shape[1]),
               "height": int(image.shape[0]), "count": len(instances),
               "instances": [{"id": item["id"], "label": label, "score": item["score"],
                              "box": item["box"], "area": item["area"]} for item in instances]}
@@ -512,14 +523,31 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--threshold", type=float, default=0.5)
     args = parser.parse_args(argv)
+    if not 0 < args.threshold < 1:
+        parser.error(f"--threshold: expected a probability between 0 and 1 (exclusive), got "
+                     f"{args.threshold}: nothing or everything would be foreground")
 
     try:
         model = TFLiteSegmenter(args.model, num_threads=args.threads)
         image = read_image(args.image)
     except (ValueError, OSError) as error:
         parser.exit(2, f"run_tflite: error: {error}\n")
-    start = time.perf_counter()
     stem = os.path.splitext(args.out)[0]
+    overlay_path = args.overlay or stem + "_overlay.png"
+    written = [args.out, overlay_path] + ([stem + ".json"] if model.task == "instances" else [])
+    # A device has no record of what kerasseg wrote: no file is ever replaced.
+    inputs = {os.path.realpath(p) for p in (args.model, args.image, sidecar_path(args.model))}
+    for path in written:
+        if os.path.realpath(path) in inputs:
+            parser.exit(2, f"run_tflite: error: {path}: would overwrite an input (the model, "
+                           "its sidecar or the image); choose another --out\n")
+        if os.path.exists(path):
+            parser.exit(2, f"run_tflite: error: {path}: already exists, and this runner "
+                           "replaces no file; choose another --out or remove it\n")
+    if len(set(map(os.path.realpath, written))) < len(written):
+        parser.exit(2, f"run_tflite: error: --out and --overlay name the same file "
+                       f"({overlay_path})\n")
+    start = time.perf_counter()
     if model.task == "instances":   # NAME_instances.png/.json and an overlay, as predict writes
         ids, found = model.instances(image, threshold=args.threshold)
         elapsed = time.perf_counter() - start
@@ -529,7 +557,6 @@ def main(argv=None):
         Image.fromarray(ids_png).save(args.out)
         with open(stem + ".json", "w") as f:
             json.dump(record, f, indent=2)
-        overlay_path = args.overlay or stem + "_overlay.png"
         Image.fromarray(tinted).save(overlay_path)
         print(f"{args.image}: {image.shape[1]}x{image.shape[0]}, {len(found)} instances, "
               f"{elapsed * 1000:.1f} ms; wrote {args.out}, {stem}.json and {overlay_path}")
@@ -537,7 +564,6 @@ def main(argv=None):
     mask = model.segment(image, args.threshold)
     elapsed = time.perf_counter() - start
     Image.fromarray(mask * 255 if model.num_classes == 1 else mask).save(args.out)
-    overlay_path = args.overlay or stem + "_overlay.png"
     Image.fromarray(overlay(image, mask > 0)).save(overlay_path)
     share = float(np.mean(mask > 0))
     print(f"{args.image}: {image.shape[1]}x{image.shape[0]}, {share:.1%} foreground, "

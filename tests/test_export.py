@@ -201,6 +201,40 @@ except SystemExit as done:
 """
 
 
+def test_litert_runner_replaces_no_file_and_checks_its_options(exports, ph2_val, tmp_path,
+                                                               capsys):
+    import shutil
+
+    from kerasseg.litert import main
+
+    model = tmp_path / "unet.tflite"
+    shutil.copy(exports["folder"] / "unet_none.tflite", model)
+    shutil.copy(exports["folder"] / "unet_none.json", tmp_path / "unet.json")
+    photo = tmp_path / "photo.png"
+    shutil.copy(ph2_val.records[0].image, photo)
+    mine = tmp_path / "mine.png"
+    mine.write_bytes(b"a user's file")
+    before = {path: path.read_bytes() for path in tmp_path.iterdir()}
+
+    def refused(*args):
+        with pytest.raises(SystemExit) as stop:
+            main([str(model), str(photo), *args])
+        return stop.value.code
+
+    assert refused("--out", str(photo)) == 2              # the image itself
+    assert refused("--out", str(tmp_path / "unet.json")) == 2   # the model's sidecar
+    assert refused("--out", str(mine)) == 2               # a file already there
+    assert "already exists, and this runner replaces no file" in capsys.readouterr().err
+    assert refused("--out", str(tmp_path / "new.png"), "--overlay", str(mine)) == 2
+    assert refused("--out", str(tmp_path / "new.png"), "--threshold", "1.5") == 2
+    assert {path: path.read_bytes() for path in tmp_path.iterdir()} == before
+    # A sidecar that is not kerasseg's is named, not a KeyError later.
+    (tmp_path / "unet.json").write_text('{"image": "x.png", "instances": []}')
+    assert refused("--out", str(tmp_path / "new.png")) == 2
+    assert "unet.json: not a kerasseg sidecar" in capsys.readouterr().err
+    assert not (tmp_path / "new.png").exists()
+
+
 def test_litert_runner_needs_no_tensorflow_and_matches_keras(exports, trained_unet, ph2_val,
                                                              tmp_path):
     from kerasseg.data.records import read_image
