@@ -305,8 +305,9 @@ def build_parser():
         "predict", help="write masks and overlays for images or folders of images",
         description="Masks at each image's own size (PNG, 0/255 for binary models) and overlays, "
                     "named after each image (X.jpg -> X_mask.png, X_overlay.png; X_jpg_mask.png "
-                    "where two inputs share a name). Files named like these outputs are not read "
-                    "from folders, and nothing in --out is replaced without --force.")
+                    "where two inputs share a name; an instance model writes X_instances.png, "
+                    "X_instances.json and X_overlay.png). Files named like these outputs are not "
+                    "read from folders, and nothing in --out is replaced without --force.")
     predict.add_argument("inputs", nargs="+", help="image files or folders")
     _add_model_arguments(predict)
     predict.add_argument("--out", required=True, help="output folder")

@@ -218,6 +218,10 @@ def evaluate_dataset(model, dataset, data_dir, split="val", val_fraction=0.2, se
     if instances:
         from kerasseg.data.sources import WITH_INSTANCE_IDS, has_instance_ids
 
+        if tta:   # the instance scores would silently be without it
+            raise ValueError("--tta and --instances: instances are scored without flipped "
+                             "copies (an instance model's centre offsets do not average); "
+                             "run --instances without --tta")
         if not has_instance_ids(dataset):
             raise ValueError(f"--instances needs instance ids (several people per image, one id "
                              f"each): {dataset} has none; datasets with them: "

@@ -197,6 +197,7 @@ def describe(name, zoo_dir=None):
                      f"pixels predicted as {info['labels'][worst['prediction']]}")
     lines += [
         f"  measured by   {metrics['command']}",
+        *([f"                {info['instances']['command']}"] if "instances" in info else []),
         f"  weights       {info['weights']['file']} ({info['weights']['bytes'] / 1e6:.2f} MB, "
         f"sha256 {info['weights']['sha256'][:16]}...)"]
     for variant, entry in info.get("tflite", {}).items():

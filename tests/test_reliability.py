@@ -603,6 +603,10 @@ def test_case13_evaluate_checks_outputs_and_options_before_the_work(ph2_pairs, t
     assert main(["evaluate", *data, "--instances"]) == 2
     assert ("--instances needs instance ids (several people per image, one id each): folder "
             "has none; datasets with them: pennfudan" in capsys.readouterr().err)
+    # Instances are scored without flipped copies: --tta beside them is refused, not ignored.
+    assert main(["evaluate", *data, "--instances", "--tta"]) == 2
+    assert "--tta and --instances: instances are scored without flipped" in \
+        capsys.readouterr().err
     # data check reads the whole dataset: its --report is checked before that too.
     monkeypatch.setattr("kerasseg.data.check.check", never)
     assert main(["data", "check", str(images), "--dataset", "folder", "--masks", str(masks),
